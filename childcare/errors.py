@@ -1,0 +1,181 @@
+"""Domain errors and the handlers that turn them, and HTTP errors, into pages or problem details."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+from childcare.db import db, is_lock_timeout
+
+
+class DomainError(Exception):
+    """A rule refused the request; carries a translatable message, a stable code and maybe a field."""
+
+    status = 422
+    code = "invalid"
+    default_message = _l("The request could not be completed.")
+
+    def __init__(self, message: Any = None, *, field: str | None = None, code: str | None = None, **params: Any):
+        self.message = message if message is not None else self.default_message
+        self.field = field
+        self.params = params
+        if code:
+            self.code = code
+        super().__init__(str(self.code))
+
+    @property
+    def detail(self) -> str:
+        text = str(self.message)
+        return text % self.params if self.params else text
+
+
+class InvalidInput(DomainError):
+    """The input's shape is wrong (missing field, bad type)."""
+
+    status = 422
+    code = "invalid"
+
+
+class NotFound(DomainError):
+    """The object does not exist, or belongs to someone else: both answer the same."""
+
+    status = 404
+    code = "not_found"
+    default_message = _l("Not found.")
+
+
+class Forbidden(DomainError):
+    """The actor's role lacks the right."""
+
+    status = 403
+    code = "forbidden"
+    default_message = _l("You do not have permission to do this.")
+
+
+class Busy(DomainError):
+    """A lock could not be had in time; the client should simply try again."""
+
+    status = 503
+    code = "busy"
+    default_message = _l("Many people are signing up right now. Please try again in a moment.")
+
+
+def wants_json() -> bool:
+    """API paths always answer JSON; so does a client that prefers it."""
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def problem(status: int, code: str, title: str, detail: str, errors: list[dict] | None = None,
+            headers: dict | None = None) -> Response:
+    """An RFC 9457 problem details response."""
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail, "code": code}
+    if errors:
+        body["errors"] = errors
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+HTTP_CODES = {400: "invalid", 401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+              413: "too_large", 422: "invalid", 429: "rate_limited", 500: "server_error", 503: "busy"}
+
+
+def _http_titles() -> dict[int, str]:
+    return {
+        400: _("Bad request"),
+        401: _("Please log in"),
+        403: _("Permission denied"),
+        404: _("Page not found"),
+        405: _("Method not allowed"),
+        413: _("Upload too large"),
+        429: _("Too many attempts"),
+        500: _("Something went wrong"),
+        503: _("Busy, please try again"),
+    }
+
+
+def _http_details() -> dict[int, str]:
+    return {
+        400: _("The request was not understood. Please check what you entered and try again."),
+        401: _("You need to log in to see this page."),
+        403: _("You do not have permission to see this page."),
+        404: _("The page you asked for does not exist or is not yours to see."),
+        405: _("This address does not accept that kind of request."),
+        413: _("The file you sent is too large."),
+        429: _("Too many attempts. Please wait a minute and try again."),
+        500: _("An unexpected error occurred. We have been told about it; please try again later."),
+        503: _("Many people are using the system right now. Please try again in a moment."),
+    }
+
+
+def render_error(status: int, detail: str | None = None, code: str | None = None,
+                 headers: dict | None = None) -> Response | tuple:
+    """One error answer for a status, in the user's language, as a page or problem details."""
+    title = _http_titles().get(status, _("Error"))
+    detail = detail or _http_details().get(status, title)
+    code = code or HTTP_CODES.get(status, "error")
+    if wants_json():
+        return problem(status, code, title, detail, headers=headers)
+    template = f"errors/{status}.html" if status in (403, 404, 500) else "errors/generic.html"
+    return render_template(template, status=status, title=title, detail=detail), status, headers or {}
+
+
+def register_error_handlers(app: Flask) -> None:
+    """HTML pages for browsers, problem details for the API; never a bare 500 for a refused rule."""
+
+    @app.errorhandler(DomainError)
+    def handle_domain_error(error: DomainError):
+        headers = {"Retry-After": "1"} if isinstance(error, Busy) else None
+        if wants_json():
+            errors = [{"field": error.field, "code": error.code, "detail": error.detail}] if error.field else None
+            return problem(error.status, error.code, _http_titles().get(error.status, _("Error")), error.detail,
+                           errors, headers=headers)
+        return render_error(error.status, error.detail, error.code, headers=headers)
+
+    @app.errorhandler(HTTPException)
+    def handle_http_error(error: HTTPException):
+        headers = {}
+        if error.code == 429:
+            retry = getattr(error, "retry_after", None)
+            headers["Retry-After"] = str(retry or 60)
+        if error.code == 405 and error.valid_methods:
+            headers["Allow"] = ", ".join(error.valid_methods)
+        detail = error.description if error.code == 400 and getattr(error, "description", "").startswith("CSRF") \
+            else None
+        if detail:
+            detail = _("Your form expired or was sent from elsewhere. Please reload the page and try again.")
+        return render_error(error.code or 500, detail, headers=headers)
+
+    @app.errorhandler(OperationalError)
+    def handle_operational_error(error: OperationalError):
+        db.session.rollback()
+        if is_lock_timeout(error):
+            return render_error(503, headers={"Retry-After": "1"})
+        app.logger.exception("database error")
+        return render_error(500)
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error: Exception):
+        app.logger.exception("unhandled error")
+        db.session.rollback()
+        return render_error(500)
+
+
+def attach_to_form(form: Any, error: DomainError) -> bool:
+    """Put a refused rule back on the form field it concerns; False when no field matches."""
+    field = getattr(form, error.field, None) if error.field else None
+    if field is None:
+        return False
+    field.errors = [*list(field.errors or []), error.detail]
+    return True

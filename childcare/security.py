@@ -1,0 +1,86 @@
+"""Response headers, safe redirects, and the gate that makes every route private unless marked public."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+from urllib.parse import urljoin, urlsplit
+
+from flask import Flask, Response, current_app, redirect, request, url_for
+from flask_login import current_user
+
+from childcare.db import write_intent
+from childcare.errors import render_error
+
+F = TypeVar("F", bound=Callable)
+
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "font-src 'self'",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+])
+
+
+def public(view: F) -> F:
+    """Mark a view as open to anonymous visitors; every other view needs a login."""
+    view.is_public = True  # type: ignore[attr-defined]
+    return view
+
+
+def is_public_endpoint(app: Flask, endpoint: str | None) -> bool:
+    if endpoint is None or endpoint == "static" or endpoint.endswith(".static"):
+        return True
+    view = app.view_functions.get(endpoint)
+    return bool(getattr(view, "is_public", False))
+
+
+def safe_next_url(target: str | None) -> str | None:
+    """Only a path on this site may follow a login; anything else is dropped."""
+    if not target:
+        return None
+    target = target.strip().replace("\\", "/")
+    if not target.startswith("/") or target.startswith("//"):
+        return None
+    joined = urlsplit(urljoin(request.host_url, target))
+    if joined.netloc != urlsplit(request.host_url).netloc or joined.scheme not in ("http", "https"):
+        return None
+    return target
+
+
+def register_security(app: Flask) -> None:
+    """Login gate before each request; security headers after."""
+
+    @app.before_request
+    def mark_write_intent():
+        # Reads need no write lock on SQLite; everything else takes it at BEGIN.
+        write_intent.set(request.method not in ("GET", "HEAD", "OPTIONS"))
+
+    @app.before_request
+    def require_login_unless_public():
+        if is_public_endpoint(current_app, request.endpoint):
+            return None
+        if request.path.startswith("/api/"):
+            return None  # the API authenticates bearer tokens in its own blueprint
+        if not current_user.is_authenticated:
+            if request.method in ("GET", "HEAD"):
+                return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
+            return render_error(401)
+        return None
+
+    @app.after_request
+    def set_security_headers(response: Response) -> Response:
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        if current_app.config.get("SESSION_COOKIE_SECURE"):
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        return response
