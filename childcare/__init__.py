@@ -50,6 +50,8 @@ def register_models() -> None:
     """Import every model so that SQLAlchemy and Alembic see the whole schema."""
     from childcare.accounts import models as _accounts  # noqa: F401
     from childcare.audit import models as _audit  # noqa: F401
+    from childcare.children import models as _children  # noqa: F401
+    from childcare.enrolment import models as _enrolment  # noqa: F401
     from childcare.notifications import models as _notifications  # noqa: F401
     from childcare.places import models as _places  # noqa: F401
     from childcare.programmes import models as _programmes  # noqa: F401

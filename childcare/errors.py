@@ -7,6 +7,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -151,9 +152,9 @@ def register_error_handlers(app: Flask) -> None:
             headers["Retry-After"] = str(retry or 60)
         if error.code == 405 and error.valid_methods:
             headers["Allow"] = ", ".join(error.valid_methods)
-        detail = error.description if error.code == 400 and getattr(error, "description", "").startswith("CSRF") \
-            else None
-        if detail:
+        # Flask-WTF's descriptions read "The CSRF token is missing." etc.: recognise the class, not the text.
+        detail = None
+        if isinstance(error, CSRFError):
             detail = _("Your form expired or was sent from elsewhere. Please reload the page and try again.")
         return render_error(error.code or 500, detail, headers=headers)
 

@@ -54,6 +54,8 @@ class User(UserMixin, db.Model):
     session_version: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    #: secret part of the guardian's iCalendar feed URL; None until first asked for
+    calendar_token: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
 
     grants: Mapped[list[RoleGrant]] = relationship(back_populates="user", cascade="all, delete-orphan",
                                                    lazy="selectin")
@@ -105,3 +107,36 @@ class RoleGrant(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="grants")
+
+
+class ApiToken(db.Model):
+    """A personal bearer token for the JSON API; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    #: hex SHA-256 of the token; the token itself is shown once
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(80), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()
+
+
+class IdempotencyRecord(db.Model):
+    """The first answer to a request sent with an Idempotency-Key, replayed for repeats (≥ 24 h)."""
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (sa.UniqueConstraint("user_id", "key", name="uq_idempotency_records_user_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(sa.String(200))
+    #: hex SHA-256 of method, path and body: the same key with another body is refused
+    request_hash: Mapped[str] = mapped_column(sa.String(64))
+    status_code: Mapped[int]
+    response_body: Mapped[dict] = mapped_column(sa.JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -11,7 +11,7 @@ from childcare.accounts.forms import ChangePasswordForm, LanguageForm, LoginForm
 from childcare.db import unit_of_work
 from childcare.errors import DomainError, attach_to_form
 from childcare.extensions import limiter
-from childcare.i18n import LANGUAGE_COOKIE
+from childcare.i18n import LANGUAGE_COOKIE, normalise_locale
 from childcare.security import public, safe_next_url
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
@@ -60,7 +60,7 @@ def register():
         try:
             with unit_of_work():
                 user = services.register(phone=form.phone.data, password=form.password.data,
-                                         name=form.name.data, locale=request.cookies.get(LANGUAGE_COOKIE))
+                                         name=form.name.data, locale=normalise_locale(request.cookies.get(LANGUAGE_COOKIE)))
         except DomainError as error:
             if not attach_to_form(form, error):
                 flash(error.detail, "error")
