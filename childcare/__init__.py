@@ -58,12 +58,13 @@ def register_models() -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from childcare.accounts.manage import bp as people_bp
     from childcare.accounts.views import bp as accounts_bp
     from childcare.audit.views import bp as audit_bp
     from childcare.notifications.views import bp as notifications_bp
     from childcare.places.views import bp as places_bp
 
-    for bp in (places_bp, accounts_bp, notifications_bp, audit_bp):
+    for bp in (places_bp, accounts_bp, people_bp, notifications_bp, audit_bp):
         app.register_blueprint(bp)
 
 

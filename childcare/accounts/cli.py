@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
+from flask_babel import force_locale
 
 from childcare.accounts import services
 from childcare.accounts.models import Role
@@ -34,7 +35,10 @@ def create_user(phone: str, password: str, name: str, roles: tuple[str, ...], co
             db.session.flush()
             user_id = user.id
     except DomainError as error:
-        raise click.ClickException(error.detail) from None
+        # No request here, so the locale selector cannot run: name the language the message is shown in.
+        with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+            message = error.detail
+        raise click.ClickException(message) from None
     click.echo(f"user {user_id} {normalised} roles={','.join(roles)}")
 
 

@@ -14,6 +14,7 @@ from childcare.audit.services import record
 from childcare.db import db, utcnow
 from childcare.errors import DomainError, InvalidInput, NotFound
 from childcare.notifications.services import notify
+from childcare.places.models import Community
 
 MIN_PASSWORD_LENGTH = 8
 COMMON_PASSWORDS = frozenset({
@@ -165,6 +166,9 @@ def grant_role(*, actor: User | None, user: User, role: Role, community_id: int 
         raise InvalidInput(_l("A coordinator must be assigned to a community."), field="community_id")
     if role not in COMMUNITY_ROLES:
         community_id = None
+    elif db.session.get(Community, community_id) is None:
+        # Checked here so that a typo gives a message, not a foreign-key error at flush.
+        raise InvalidInput(_l("No such community."), field="community_id", code="not_found")
     for grant in user.grants:
         if grant.role == role and grant.community_id == community_id:
             return grant

@@ -57,10 +57,12 @@ def register():
         return redirect(url_for("places.home"))
     form = RegisterForm()
     if form.validate_on_submit():
+        # The cookie is whatever the client sent: keep only a language we support (the column holds 10 characters).
+        locale = normalise_locale(request.cookies.get(LANGUAGE_COOKIE))
         try:
             with unit_of_work():
                 user = services.register(phone=form.phone.data, password=form.password.data,
-                                         name=form.name.data, locale=normalise_locale(request.cookies.get(LANGUAGE_COOKIE)))
+                                         name=form.name.data, locale=locale)
         except DomainError as error:
             if not attach_to_form(form, error):
                 flash(error.detail, "error")

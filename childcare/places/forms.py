@@ -15,6 +15,13 @@ from childcare.accounts.forms import REQUIRED
 from childcare.places.models import DistrictKind, StreetKind
 
 
+def optional_int(value: object) -> int | None:
+    """Coerce a select's value to an id; the empty placeholder option gives None."""
+    if value is None or value == "":
+        return None
+    return int(value)  # type: ignore[call-overload]
+
+
 def _district_kinds() -> list:
     return enum_choices(DistrictKind, label=lambda kind: kind.title)
 
@@ -40,9 +47,9 @@ class StreetForm(FlaskForm):
 
 
 class NewStreetForm(StreetForm):
-    #: choices are set by the view
-    district_id = SelectField(_l("District or county"), id="street-district", coerce=int,
-                              validators=[InputRequired(REQUIRED)])
+    # The view lists the choices and looks the district up: an unknown id answers 404.
+    district_id = SelectField(_l("District or county"), id="street-district", coerce=optional_int,
+                              validate_choice=False, validators=[InputRequired(REQUIRED)])
 
 
 class CommunityForm(FlaskForm):
@@ -56,9 +63,9 @@ class CommunityForm(FlaskForm):
 
 
 class NewCommunityForm(CommunityForm):
-    #: choices are set by the view
-    street_id = SelectField(_l("Street or town"), id="community-street", coerce=int,
-                            validators=[InputRequired(REQUIRED)])
+    # The view lists the choices and looks the street up: an unknown id answers 404.
+    street_id = SelectField(_l("Street or town"), id="community-street", coerce=optional_int,
+                            validate_choice=False, validators=[InputRequired(REQUIRED)])
 
 
 class VenueForm(FlaskForm):
@@ -73,5 +80,5 @@ class VenueForm(FlaskForm):
 
 class NewVenueForm(VenueForm):
     # Not limited to the listed choices: the service decides whether the actor manages the community.
-    community_id = SelectField(_l("Community"), id="venue-community", coerce=int, validate_choice=False,
+    community_id = SelectField(_l("Community"), id="venue-community", coerce=optional_int, validate_choice=False,
                                validators=[InputRequired(REQUIRED)])

@@ -79,7 +79,9 @@ def test_a_newcomer_registers_logs_in_again_switches_language_and_reads_the_welc
 
 
 OVERFLOW_AND_FONTS = """() => {
-  const sizes = [document.body, ...document.querySelectorAll('main p, main li, main label, main input, main button')]
+  const text = 'main p, main li, main label, main button, main select, main textarea, '
+    + 'main input:not([type=checkbox]):not([type=radio]):not([type=hidden])';
+  const sizes = [document.body, ...document.querySelectorAll(text)]
     .filter((el) => el.offsetParent !== null || el === document.body)
     .map((el) => [el.tagName.toLowerCase() + (el.className ? '.' + el.className : ''),
                   parseFloat(getComputedStyle(el).fontSize)]);

@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""The sign-up rush: N guardians enrol one child each at concurrency C into a programme of S seats.
+
+Prepares everything through the JSON API of a running server (``make serve`` on PostgreSQL with
+RATELIMIT_ENABLED=0), then fires the N enrolments, each on its own connection, all workers
+starting together; verifies exactly S confirmed and N−S waitlisted at positions 1..N−S; prints
+requests/s and p50/p95/p99 latency. Standard library only.
+
+    bench/rush.py --admin 13900000000:Rush-admin-2026! -n 300 -c 50 --seats 30 --port 8000
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import math
+import os
+import sys
+import threading
+import time
+from datetime import UTC, date, datetime, timedelta
+
+HOST = "127.0.0.1"  # the rush only ever targets this machine
+
+
+class Api:
+    """A tiny JSON client; every call opens its own connection, as separate phones would."""
+
+    def __init__(self, port: int):
+        self.port = port
+
+    def call(self, method: str, path: str, body=None, token: str | None = None, expect=(200, 201, 204)):
+        status, data, _elapsed = self.raw(method, path, body, token)
+        if status not in expect:
+            raise SystemExit(f"{method} {path}: {status} {str(data)[:300]}")
+        return data
+
+    def raw(self, method: str, path: str, body=None, token: str | None = None):
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        started = time.perf_counter()
+        conn = http.client.HTTPConnection(HOST, self.port, timeout=120)
+        try:
+            conn.request(method, path, json.dumps(body).encode() if body is not None else None, headers)
+            response = conn.getresponse()
+            payload = response.read()
+        finally:
+            conn.close()
+        elapsed = time.perf_counter() - started
+        try:
+            data = json.loads(payload) if payload else None
+        except ValueError:
+            data = payload[:200]
+        return response.status, data, elapsed
+
+
+def items(data):
+    return data["items"] if isinstance(data, dict) and "items" in data else data
+
+
+def prepare(api: Api, admin: str, n: int, seats: int, prefix: str) -> tuple[int, list[tuple[str, int]]]:
+    """Make N guardians with a child each and a fresh programme of S seats; answer both."""
+    phone, password = admin.split(":", 1)
+    admin_token = api.call("POST", "/api/v1/tokens", {"phone": phone, "password": password})["token"]
+    communities = items(api.call("GET", "/api/v1/communities"))
+    if not communities:
+        raise SystemExit("no community: run `flask demo load` or create one first")
+    families = []
+    for i in range(n):
+        guardian_phone = f"{prefix}{i:05d}"
+        secret = "Rush-pass-2026!"
+        status, _data, _ = api.raw("POST", "/api/v1/accounts",
+                                   {"phone": guardian_phone, "password": secret, "name": f"家长{i}"})
+        if status not in (201, 422):  # 422: made by an earlier run, reused
+            raise SystemExit(f"account {guardian_phone}: {status}")
+        token = api.call("POST", "/api/v1/tokens", {"phone": guardian_phone, "password": secret})["token"]
+        children = items(api.call("GET", "/api/v1/children", token=token))
+        if children:
+            child_id = children[0]["id"]
+        else:
+            child_id = api.call("POST", "/api/v1/children", {"name": f"孩子{i}", "gender": "female",
+                                                             "birth_date": "2016-03-01", "grade": 3,
+                                                             "consent": True}, token)["id"]
+        families.append((token, child_id))
+    now = datetime.now(UTC)
+    start = date.today() + timedelta(days=40)
+    programme = api.call("POST", "/api/v1/programmes", {
+        "community_id": communities[0]["id"], "kind": "holiday_camp", "title": f"rush {time.time():.0f}",
+        "capacity": seats, "mode": "whole", "starts_on": start.isoformat(),
+        "ends_on": (start + timedelta(days=11)).isoformat(), "weekdays": [1, 2, 3, 4, 5],
+        "start_time": "09:00", "end_time": "12:00",
+        "registration_opens_at": (now - timedelta(hours=1)).isoformat(timespec="seconds"),
+        "registration_closes_at": (now + timedelta(days=20)).isoformat(timespec="seconds"),
+        "allocation": "first_come", "promotion": "auto", "needs_approval": False}, admin_token)
+    return programme["id"], families, admin_token
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = max(0, min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1))
+    return ordered[k]
+
+
+def rush(api: Api, programme_id: int, families: list[tuple[str, int]], concurrency: int) -> dict:
+    """Fire one enrolment per family at the given concurrency; answer outcomes and latencies."""
+    results: list[tuple[int, str, float]] = []
+    lock = threading.Lock()
+    queue = list(enumerate(families))
+    barrier = threading.Barrier(concurrency + 1)
+
+    def worker():
+        barrier.wait()
+        while True:
+            with lock:
+                if not queue:
+                    return
+                _index, (token, child_id) = queue.pop(0)
+            try:
+                status, data, elapsed = api.raw("POST", "/api/v1/enrolments",
+                                                {"programme_id": programme_id, "child_ids": [child_id]}, token)
+                outcome = data["enrolments"][0]["status"] if status in (200, 201) else f"http {status}"
+            except Exception as error:  # noqa: BLE001 - every failure is counted, none is fatal
+                elapsed, outcome = float("nan"), f"error {type(error).__name__}"
+            with lock:
+                results.append((child_id, outcome, elapsed))
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    latencies = [r[2] * 1000 for r in results if not math.isnan(r[2])]
+    outcomes: dict[str, int] = {}
+    for _child, outcome, _ in results:
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return {"wall_s": wall, "rps": len(results) / wall, "outcomes": outcomes,
+            "p50_ms": percentile(latencies, 0.50), "p95_ms": percentile(latencies, 0.95),
+            "p99_ms": percentile(latencies, 0.99)}
+
+
+def verify(api: Api, admin_token: str, programme_id: int, n: int, seats: int) -> list[str]:
+    """The final state, read back from the server: S confirmed, the rest waitlisted 1..N−S."""
+    problems = []
+    enrolments = items(api.call("GET", f"/api/v1/programmes/{programme_id}/enrolments", token=admin_token))
+    confirmed = [e for e in enrolments if e["status"] == "confirmed"]
+    waitlisted = sorted(e["position"] for e in enrolments if e["status"] == "waitlisted")
+    if len(confirmed) != seats:
+        problems.append(f"{len(confirmed)} confirmed, expected {seats}")
+    if waitlisted != list(range(1, n - seats + 1)):
+        problems.append(f"waiting positions are not 1..{n - seats}: {waitlisted[:5]}…{waitlisted[-5:]}")
+    if len(enrolments) != n:
+        problems.append(f"{len(enrolments)} enrolments, expected {n}")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-n", type=int, default=300, help="guardians, one child each")
+    parser.add_argument("-c", type=int, default=50, help="concurrent clients")
+    parser.add_argument("--seats", type=int, default=30)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument("--admin", default=os.environ.get("CHILDCARE_ADMIN", ""),
+                        help="phone:password of an administrator")
+    parser.add_argument("--prefix", default=f"137{os.getpid() % 1000:03d}", help="first 6 digits of the phones")
+    args = parser.parse_args(argv)
+    if ":" not in args.admin:
+        parser.error("--admin phone:password is required (flask users create --role admin)")
+    api = Api(args.port)
+    print(f"preparing {args.n} guardians and a programme of {args.seats} seats on {HOST}:{args.port} …", flush=True)
+    programme_id, families, admin_token = prepare(api, args.admin, args.n, args.seats, args.prefix)
+    # Warm every worker on a separate programme first, so the run measures the steady state.
+    warm_id, _, _ = prepare(api, args.admin, 0, 1, args.prefix)
+    rush(api, warm_id, families[: min(40, args.n)], min(args.c, 40))
+    report = rush(api, programme_id, families, args.c)
+    problems = verify(api, admin_token, programme_id, args.n, args.seats)
+    errors = sum(v for k, v in report["outcomes"].items() if k not in ("confirmed", "waitlisted"))
+    if errors:
+        problems.append(f"{errors} error responses: {report['outcomes']}")
+    print(f"N={args.n} C={args.c} seats={args.seats} programme={programme_id}")
+    print(f"outcomes: {report['outcomes']}")
+    print(f"wall {report['wall_s']:.2f} s   {report['rps']:.1f} req/s   "
+          f"p50 {report['p50_ms']:.1f} ms   p95 {report['p95_ms']:.1f} ms   p99 {report['p99_ms']:.1f} ms")
+    print("verdict: " + ("PASS" if not problems else "FAIL: " + "; ".join(problems)))
+    return 0 if not problems else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
