@@ -27,6 +27,11 @@ def create_app(config: type[BaseConfig] | None = None, **overrides: Any) -> Flas
 def register_config(app: Flask, config: type[BaseConfig] | None, overrides: dict[str, Any]) -> None:
     app.config.from_mapping((config or config_from_env()).load(app.instance_path))
     app.config.from_mapping(overrides)
+    if app.config.get("PROXY_COUNT"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        count = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
 
 
 def register_extensions(app: Flask) -> None:
@@ -60,11 +65,17 @@ def register_models() -> None:
 def register_blueprints(app: Flask) -> None:
     from childcare.accounts.manage import bp as people_bp
     from childcare.accounts.views import bp as accounts_bp
+    from childcare.api import bp as api_bp
+    from childcare.api.tokens_views import bp as api_tokens_bp
     from childcare.audit.views import bp as audit_bp
+    from childcare.children.views import bp as children_bp
+    from childcare.enrolment.views import bp as enrolment_bp
     from childcare.notifications.views import bp as notifications_bp
     from childcare.places.views import bp as places_bp
+    from childcare.programmes.views import bp as programmes_bp
 
-    for bp in (places_bp, accounts_bp, people_bp, notifications_bp, audit_bp):
+    for bp in (places_bp, accounts_bp, people_bp, notifications_bp, audit_bp, children_bp,
+               programmes_bp, enrolment_bp, api_bp, api_tokens_bp):
         app.register_blueprint(bp)
 
 
@@ -91,6 +102,8 @@ def register_templates(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     from childcare.accounts.cli import register_cli as register_users_cli
     from childcare.demo.cli import register_cli as register_demo_cli
+    from childcare.jobs.cli import register_cli as register_jobs_cli
 
     register_users_cli(app)
     register_demo_cli(app)
+    register_jobs_cli(app)

@@ -60,6 +60,8 @@ class BaseConfig:
         settings["BABEL_DEFAULT_TIMEZONE"] = settings["TIMEZONE"]
         settings["RATELIMIT_ENABLED"] = _flag("RATELIMIT_ENABLED", True)
         settings["RATELIMIT_STORAGE_URI"] = settings["REDIS_URL"] or "memory://"
+        #: how many reverse proxies in front of the app set X-Forwarded-For (0 = none; rate limits count by IP)
+        settings["PROXY_COUNT"] = int(os.environ.get("PROXY_COUNT") or 0)
         return settings
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, has_request_context, request
 from flask_babel import format_date, format_datetime
 from flask_login import current_user
 
@@ -29,6 +29,8 @@ def normalise_locale(value: str | None) -> str | None:
 
 def select_locale() -> str:
     """The user's saved choice, else the cookie; the API also honours Accept-Language; else zh_CN."""
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     user_locale = getattr(current_user, "locale", None) if current_user else None
     chosen = normalise_locale(user_locale)
     if chosen:

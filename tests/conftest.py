@@ -20,7 +20,7 @@ from sqlalchemy.orm import scoped_session, sessionmaker
 
 from childcare import create_app
 from childcare.config import TestingConfig
-from childcare.db import db
+from childcare.db import db, read_only, write_intent
 from childcare.extensions import limiter
 
 
@@ -76,13 +76,16 @@ def empty_all_tables(app) -> None:
 def _isolation(request, app):
     """Roll every test back, except those that must commit for real (they are emptied after)."""
     limiter.reset()
+    write_intent.set(True)
     if request.node.get_closest_marker("concurrency") or request.node.get_closest_marker("browser"):
         yield
         empty_all_tables(app)
         return
-    with app.app_context():
+    # A deferred BEGIN on SQLite: the outer transaction takes the write lock only when the test writes,
+    # so a second, read-only connection in the same test (the migrations check) is not blocked.
+    with app.app_context(), read_only():
         connection = db.engine.connect()
-    outer = connection.begin()
+        outer = connection.begin()
     original = db.session
     db.session = scoped_session(
         sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False),

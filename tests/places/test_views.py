@@ -45,7 +45,8 @@ def test_an_admin_sets_up_a_district_street_community_and_venue_through_the_form
     community = _one(Community, name="杏北社区")
     assert community.street_id == street.id and community.contact_phone == "0359-2123456"
 
-    response = post_form("/manage/places/venues", {"community_id": community.id, "name": "二楼活动室", "capacity": "20"},
+    response = post_form("/manage/places/venues",
+                         {"community_id": community.id, "name": "二楼活动室", "capacity": "20"},
                          token_from=MANAGE, follow_redirects=True)
     assert response.status_code == 200
     venue = _one(Venue, name="二楼活动室")
@@ -114,7 +115,8 @@ def test_a_coordinator_adds_a_venue_to_their_community_only(client, login_as, po
     assert "杏北社区" in page and "水塔社区" not in page
     assert 'action="/manage/places/communities"' not in page
 
-    response = post_form("/manage/places/venues", {"community_id": mine.id, "name": "四点半课堂教室"}, token_from=MANAGE)
+    response = post_form("/manage/places/venues", {"community_id": mine.id, "name": "四点半课堂教室"},
+                         token_from=MANAGE)
     assert response.status_code == 302
     assert _one(Venue, name="四点半课堂教室").community_id == mine.id
 
@@ -185,3 +187,36 @@ def test_the_places_tree_takes_a_bounded_number_of_queries(client, login_as, cou
         response = client.get(MANAGE)
     assert response.status_code == 200
     assert n() <= 9
+
+
+def test_an_admin_renames_a_district_and_a_street(client, login_as, post_form):
+    login_as(AdminFactory())
+    street = StreetFactory(name="姚孟街道")
+    district_url = f"/manage/places/districts/{street.district_id}/edit"
+    assert post_form(district_url, {"name": "盐湖区", "kind": "district", "city": "运城市"}).status_code == 302
+    street_url = f"/manage/places/streets/{street.id}/edit"
+    assert post_form(street_url, {"name": "龙泉镇", "kind": "town"}).status_code == 302
+    assert db.session.get(District, street.district_id).name == "盐湖区"
+    renamed = db.session.get(Street, street.id)
+    assert renamed.name == "龙泉镇" and renamed.kind.value == "town"
+    assert _one(AuditEntry, action="places.street_updated").before == {"name": "姚孟街道", "kind": "street"}
+
+
+def test_a_zero_capacity_is_refused_on_the_capacity_field(client, login_as, post_form):
+    client.set_cookie("lang", "en")
+    community = CommunityFactory()
+    login_as(CoordinatorFactory(community=community))
+    response = post_form("/manage/places/venues", {"community_id": community.id, "name": "活动室", "capacity": "0"},
+                         token_from=MANAGE)
+    assert response.status_code == 200
+    assert 'id="venue-capacity-error"' in response.get_data(as_text=True)
+    assert _one(Venue, name="活动室") is None
+
+
+def test_a_missing_name_and_an_unknown_community_are_answered_politely(client, login_as, post_form):
+    client.set_cookie("lang", "en")
+    login_as(AdminFactory())
+    response = post_form("/manage/places/districts", {"name": " ", "kind": "district"}, token_from=MANAGE)
+    assert response.status_code == 200 and 'id="district-name-error"' in response.get_data(as_text=True)
+    response = post_form("/manage/places/venues", {"community_id": 999999, "name": "活动室"}, token_from=MANAGE)
+    assert response.status_code == 404

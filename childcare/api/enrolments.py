@@ -1,0 +1,131 @@
+"""A guardian's enrolments and leave over the API; enrolling answers 201, a repeat 200 with the same enrolments."""
+
+from __future__ import annotations
+
+from flask import jsonify
+
+from childcare.accounts.models import User
+from childcare.api import idempotency
+from childcare.api.schemas import (
+    EnrolmentBatch,
+    EnrolmentBrief,
+    EnrolmentCreate,
+    EnrolmentOut,
+    LeaveBatch,
+    LeaveCreate,
+    LeaveOut,
+    Page,
+)
+from childcare.api.views import endpoint, respond
+from childcare.db import unit_of_work, utcnow
+from childcare.enrolment import queries, services
+from childcare.enrolment.models import Enrolment, EnrolmentStatus
+
+
+def _positions(enrolments: list[Enrolment]) -> dict[int, int]:
+    if not any(e.status == EnrolmentStatus.WAITLISTED for e in enrolments):
+        return {}  # the common case asks nothing more of the database
+    return queries.positions_of(enrolments)
+
+
+def enrolment_out(enrolment: Enrolment, position: int | None) -> EnrolmentOut:
+    return EnrolmentOut(id=enrolment.id, programme_id=enrolment.programme_id, session_id=enrolment.session_id,
+                        child_id=enrolment.child_id, status=enrolment.status, position=position,
+                        offer_expires_at=enrolment.offer_expires_at, created_at=enrolment.created_at,
+                        ended_at=enrolment.ended_at)
+
+
+def _replay(answer: tuple[int, dict]):
+    response = jsonify(answer[1])
+    response.status_code = 200  # a repeat: the first answer again
+    return response
+
+
+@endpoint("/enrolments", "POST", summary="Enrol children", tag="enrolments", body=EnrolmentCreate,
+          response=EnrolmentBatch, status=201, errors=(404, 422), idempotency_key=True)
+def create_enrolments(actor: User, body: EnrolmentCreate):
+    """Each child gets a seat (`confirmed`, or `pending` when the programme needs approval), or a place on the
+    waiting list (`waitlisted`, with its 1-based `position`). Day mode books `session_ids`. With
+    `all_or_none`, either every child gets a seat or all wait. A child who already holds a live enrolment
+    gets it back (200). A rule that refuses answers 422 with its code (registration_closed, out_of_age_range,
+    overlap, ...); a seat lock not had in time answers 503 busy with Retry-After."""
+    key = idempotency.request_key()
+    request_hash = idempotency.fingerprint(body.model_dump(mode="json")) if key else ""
+    try:
+        with unit_of_work():
+            if key:
+                previous = idempotency.previous_answer(actor, key, request_hash)
+                if previous is not None:
+                    return _replay(previous)
+            started = utcnow()
+            enrolments = services.enrol(actor=actor, programme_id=body.programme_id, child_ids=body.child_ids,
+                                        session_ids=body.session_ids, all_or_none=body.all_or_none)
+            positions = _positions(enrolments)
+            # Created by this request if stamped after it began; an enrolment handed back is older.
+            status = 201 if any(e.created_at >= started for e in enrolments) else 200
+            answer = EnrolmentBatch(enrolments=[
+                EnrolmentBrief(id=e.id, child_id=e.child_id, session_id=e.session_id, status=e.status,
+                               position=positions.get(e.id)) for e in enrolments]).model_dump(mode="json")
+            if key:
+                idempotency.remember(actor, key, request_hash, status, answer)
+    except idempotency.KeyRaced:
+        # The same key committed first by a twin request: answer what it answered.
+        with unit_of_work():
+            previous = idempotency.previous_answer(actor, key, request_hash)
+        if previous is None:
+            raise
+        return _replay(previous)
+    response = jsonify(answer)
+    response.status_code = status
+    return response
+
+
+@endpoint("/enrolments", "GET", summary="My children's enrolments", tag="enrolments",
+          response=Page[EnrolmentOut])
+def list_enrolments(actor: User):
+    """Every enrolment of the account's children, newest first, ended ones included."""
+    with unit_of_work():
+        enrolments = queries.enrolments_of_guardian(actor)
+        positions = _positions(enrolments)
+        items = [enrolment_out(e, positions.get(e.id)) for e in enrolments]
+    return respond(Page[EnrolmentOut](items=items))
+
+
+def _one(enrolment: Enrolment):
+    return respond(enrolment_out(enrolment, _positions([enrolment]).get(enrolment.id)))
+
+
+@endpoint("/enrolments/<int:enrolment_id>/cancel", "POST", summary="Cancel an enrolment", tag="enrolments",
+          response=EnrolmentOut, errors=(422,))
+def cancel_enrolment(actor: User, enrolment_id: int):
+    """The seat freed goes to the waiting list at once (confirmed or offered, as the programme says)."""
+    with unit_of_work():
+        return _one(services.cancel(actor=actor, enrolment_id=enrolment_id))
+
+
+@endpoint("/enrolments/<int:enrolment_id>/accept", "POST", summary="Accept an offered seat", tag="enrolments",
+          response=EnrolmentOut, errors=(422,))
+def accept_offer(actor: User, enrolment_id: int):
+    """Before `offer_expires_at`; afterwards 422 offer_expired."""
+    with unit_of_work():
+        return _one(services.accept_offer(actor=actor, enrolment_id=enrolment_id))
+
+
+@endpoint("/enrolments/<int:enrolment_id>/decline", "POST", summary="Decline an offered seat", tag="enrolments",
+          response=EnrolmentOut, errors=(422,))
+def decline_offer(actor: User, enrolment_id: int):
+    """The seat goes to the next child at once."""
+    with unit_of_work():
+        return _one(services.decline_offer(actor=actor, enrolment_id=enrolment_id))
+
+
+@endpoint("/leave", "POST", summary="Ask for leave (请假)", tag="enrolments", body=LeaveCreate,
+          response=LeaveBatch, status=201, errors=(404, 422))
+def request_leave(actor: User, body: LeaveCreate):
+    """Tell the class in advance that the child will miss sessions in which the child holds a seat."""
+    with unit_of_work():
+        leaves = services.request_leave(actor=actor, child_id=body.child_id, session_ids=body.session_ids,
+                                        reason=body.reason)
+        answer = LeaveBatch(leaves=[LeaveOut(id=leave.id, child_id=leave.child_id, session_id=leave.session_id,
+                                             reason=leave.reason, created_at=leave.created_at) for leave in leaves])
+    return respond(answer, 201)

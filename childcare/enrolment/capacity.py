@@ -1,0 +1,75 @@
+"""Seat locking and counting: the ONLY module that locks capacity rows (STYLE rule 4)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+from flask import current_app
+
+from childcare.db import db, is_lock_timeout, write_intent
+from childcare.enrolment.models import SEAT_HOLDING, Enrolment
+from childcare.errors import Busy
+from childcare.programmes.models import Programme, ProgrammeSession
+
+
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
+def lock_capacity(*, programme_id: int | None = None, session_ids: Iterable[int] = ()) -> list:
+    """Lock the rows that own the seats (the programme, or each session in day mode) until the transaction ends.
+
+    Answers the locked rows, reloaded inside the lock (a capacity read before it may be stale).
+    A lock that cannot be had in time becomes Busy (503 "busy"), never a 500.
+    """
+    ids = sorted(set(session_ids))
+    if not ids and programme_id is None:
+        raise ValueError("lock_capacity needs a programme_id or session_ids")
+    try:
+        if _dialect() == "postgresql":
+            seconds = int(current_app.config.get("LOCK_TIMEOUT_SECONDS", 5))
+            db.session.execute(sa.text(f"SET LOCAL lock_timeout = '{seconds}s'"))
+        elif not write_intent.get():
+            # SQLite: writers begin with BEGIN IMMEDIATE (db.py), which is the lock. A read-only transaction
+            # must take the write lock now, before counting, or its count could be stale when it writes.
+            db.session.execute(sa.text("UPDATE programmes SET id = id WHERE 0"))
+        if ids:
+            # Ascending ids: two writers locking overlapping sessions can never wait on each other in a cycle.
+            query = (sa.select(ProgrammeSession).where(ProgrammeSession.id.in_(ids))
+                     .order_by(ProgrammeSession.id))
+        else:
+            query = sa.select(Programme).where(Programme.id == programme_id)
+        query = query.execution_options(populate_existing=True)
+        if _dialect() == "postgresql":
+            query = query.with_for_update()
+        return list(db.session.scalars(query))
+    except sa.exc.OperationalError as error:
+        if is_lock_timeout(error):
+            raise Busy() from error
+        raise
+
+
+def _holding_filter(programme_id: int, session_id: int | None) -> list:
+    where = [Enrolment.programme_id == programme_id, Enrolment.status.in_(SEAT_HOLDING)]
+    where.append(Enrolment.session_id.is_(None) if session_id is None else Enrolment.session_id == session_id)
+    return where
+
+
+def seats_held(programme_id: int, session_id: int | None = None) -> int:
+    """Seats held (pending, confirmed, offered) in the programme or one of its sessions; call inside the lock."""
+    query = sa.select(sa.func.count(Enrolment.id)).where(*_holding_filter(programme_id, session_id))
+    return int(db.session.scalar(query) or 0)
+
+
+def capacity_of(programme: Programme, session: ProgrammeSession | None = None) -> int:
+    """The seats of a session (its own, or the programme's default), or of the whole programme."""
+    if session is not None and session.capacity is not None:
+        return session.capacity
+    return programme.capacity
+
+
+def seats_left(programme: Programme, session: ProgrammeSession | None = None) -> int:
+    """Capacity minus seats held, recounted now (inside the lock); never negative."""
+    held = seats_held(programme.id, session.id if session is not None else None)
+    return max(0, capacity_of(programme, session) - held)

@@ -1,0 +1,84 @@
+"""Enrolment forms: they check the shape of input; enrolment.services decides.
+
+Several of these forms can share one page (a cancel button per row, a leave form per session), so the views
+give the row forms ids of their own through `prefix`.
+"""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateField, IntegerField, SelectField, SelectMultipleField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from childcare.accounts.forms import REQUIRED
+from childcare.places.forms import optional_int
+
+
+class CheckboxesField(SelectMultipleField):
+    """A list of checkboxes (bigger and easier to tap on a phone than a multiple select)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class BrowseForm(FlaskForm):
+    """The filters of the public programme list; read from the query string, so no CSRF token."""
+
+    class Meta:
+        csrf = False
+
+    community_id = SelectField(_l("Community"), coerce=optional_int, validate_choice=False, validators=[Optional()])
+    kind = SelectField(_l("Kind"), validate_choice=False, validators=[Optional()])
+    on_date = DateField(_l("Runs on"), validators=[Optional()],
+                        description=_l("Only programmes that run on this day."))
+    child_id = SelectField(_l("Fits my child"), coerce=optional_int, validate_choice=False, validators=[Optional()],
+                           description=_l("Only programmes whose age and grade fit this child."))
+
+
+class EnrolForm(FlaskForm):
+    """Enrol one or several of my children; in day mode, in the sessions ticked."""
+
+    child_ids = CheckboxesField(_l("Children"), coerce=int,
+                                validators=[DataRequired(_l("Choose at least one child."))])
+    session_ids = CheckboxesField(_l("Sessions"), coerce=int, validate_choice=False)
+    all_or_none = BooleanField(_l("All of them or none"),
+                               description=_l("Enrol only if there is a seat for every child and session chosen; "
+                                              "otherwise nobody is put on the waiting list."))
+
+
+class ConfirmForm(FlaskForm):
+    """A button that changes something (accept, decline, approve); the form carries only its CSRF token."""
+
+
+class CancelForm(FlaskForm):
+    reason = StringField(_l("Reason (optional)"), validators=[Optional(), Length(max=300)],
+                         render_kw={"maxlength": 300})
+
+
+class RemoveForm(FlaskForm):
+    reason = StringField(_l("Reason"), validators=[DataRequired(REQUIRED), Length(max=300)],
+                         description=_l("The family is told this reason."), render_kw={"maxlength": 300})
+
+
+class CapacityForm(FlaskForm):
+    capacity = IntegerField(_l("Seats"), validators=[InputRequired(REQUIRED), NumberRange(min=0, max=10000)],
+                            render_kw={"min": 0, "inputmode": "numeric"})
+    session_id = SelectField(_l("Session"), coerce=optional_int, validate_choice=False, validators=[Optional()],
+                             description=_l("Leave as it is to change the seats of the whole programme."))
+
+
+class DrawForm(FlaskForm):
+    seed = StringField(_l("Seed (optional)"), validators=[Optional(), Length(max=64)],
+                       description=_l("A number announced in advance makes the draw checkable by everyone; "
+                                      "leave empty for a random one."), render_kw={"maxlength": 64})
+
+
+class LeaveForm(FlaskForm):
+    """Tell the class in advance that a child will miss a session (请假)."""
+
+    child_id = IntegerField(validators=[InputRequired(REQUIRED)])
+    session_id = IntegerField(validators=[InputRequired(REQUIRED)])
+    reason = StringField(_l("Reason"), validators=[Optional(), Length(max=300)],
+                         render_kw={"maxlength": 300, "placeholder": _l("e.g. a cold, a family visit")})

@@ -1,0 +1,665 @@
+"""Enrolment rules: sign up, waiting list, offers, cancellation, capacity changes and leave (请假).
+
+Every seat decision is taken under enrolment.capacity's lock and recounted inside it; every path that frees
+a seat calls promote_waiting_list() under that same lock, in the same unit of work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import joinedload
+
+from childcare.accounts.models import User
+from childcare.accounts.permissions import can_manage_community, ensure_manages_community
+from childcare.audit.services import record
+from childcare.children.models import Child, Guardianship
+from childcare.db import db, utcnow
+from childcare.enrolment.capacity import lock_capacity, seats_held, seats_left
+from childcare.enrolment.models import LIVE, SEAT_HOLDING, Enrolment, EnrolmentStatus, Leave
+from childcare.enrolment.queries import waitlist_order, waitlist_positions
+from childcare.errors import DomainError, InvalidInput, NotFound
+from childcare.i18n import to_local
+from childcare.notifications.kinds import register_kind
+from childcare.notifications.services import notify
+from childcare.programmes.models import Allocation, EnrolmentMode, Programme, ProgrammeSession, Promotion
+
+DEFAULT_PRIORITY = 100
+REASON_MAX = 300
+
+register_kind("enrolment.confirmed", _l("Enrolment confirmed"),
+              _l("%(child)s has a seat in %(programme)s%(session)s."))
+register_kind("enrolment.pending", _l("Enrolment received"),
+              _l("%(child)s's enrolment in %(programme)s%(session)s awaits the coordinator's approval."))
+register_kind("enrolment.applied", _l("Application received"),
+              _l("%(child)s's application for %(programme)s is in. Seats are drawn when applications close."))
+register_kind("enrolment.waitlisted", _l("On the waiting list"),
+              _l("%(child)s is number %(position)s on the waiting list of %(programme)s%(session)s."))
+register_kind("enrolment.offered", _l("A seat is offered"),
+              _l("A seat in %(programme)s%(session)s is offered to %(child)s. Please accept it before %(expires)s."))
+register_kind("enrolment.promoted", _l("Off the waiting list"),
+              _l("A seat became free: %(child)s now has a seat in %(programme)s%(session)s."))
+register_kind("enrolment.cancelled", _l("Enrolment cancelled"),
+              _l("The enrolment of %(child)s in %(programme)s%(session)s was cancelled."))
+register_kind("enrolment.removed", _l("Enrolment removed"),
+              _l("The coordinator removed %(child)s from %(programme)s%(session)s. Reason: %(reason)s"))
+register_kind("enrolment.expired", _l("Offer expired"),
+              _l("The seat offered to %(child)s in %(programme)s%(session)s was not accepted in time."))
+register_kind("enrolment.approved", _l("Enrolment approved"),
+              _l("The coordinator approved %(child)s's enrolment in %(programme)s%(session)s."))
+
+
+# ---- refusals ------------------------------------------------------------------------------------------------
+
+
+class RegistrationClosed(DomainError):
+    """Registration has not opened yet, or has closed."""
+
+    code = "registration_closed"
+    default_message = _l("Registration for this programme is closed.")
+
+
+class OutOfAgeRange(DomainError):
+    """The child's age (on the first day) or school grade is outside the programme's range."""
+
+    code = "out_of_age_range"
+    default_message = _l("The child is outside this programme's age range.")
+
+
+class Overlap(DomainError):
+    """The child already has a live enrolment in another programme at the same time."""
+
+    code = "overlap"
+    default_message = _l("The child is already enrolled elsewhere at the same time.")
+
+
+class CapacityBelowTaken(DomainError):
+    """A coordinator tried to lower the capacity below the seats already held."""
+
+    code = "capacity_below_taken"
+    default_message = _l("The capacity cannot be lower than the %(held)s seats already taken.")
+
+
+class OfferExpired(DomainError):
+    """The offered seat was not accepted in time."""
+
+    code = "offer_expired"
+    default_message = _l("Sorry, this offer has expired and the seat has gone to the next family.")
+
+
+class SessionUnavailable(DomainError):
+    """The session is cancelled or has already started."""
+
+    code = "session_unavailable"
+    default_message = _l("This session can no longer be booked.")
+
+
+class InvalidState(DomainError):
+    """The enrolment is not in a state that allows this step (e.g. accepting an offer that was never made)."""
+
+    status = 409
+    code = "invalid_state"
+    default_message = _l("This enrolment cannot be changed this way any more.")
+
+
+class NoSeat(DomainError):
+    """Leave was asked for a session the child holds no seat in."""
+
+    code = "no_seat"
+    default_message = _l("%(child)s has no seat in the session on %(date)s.")
+
+
+# ---- helpers ---------------------------------------------------------------------------------------------------
+
+
+def _local_text(value: datetime) -> str:
+    return to_local(value).strftime("%Y-%m-%d %H:%M")
+
+
+def _guardians_of(child_ids: Iterable[int]) -> dict[int, list[User]]:
+    ids = set(child_ids)
+    if not ids:
+        return {}
+    rows = db.session.execute(sa.select(Guardianship.child_id, User).join(User, User.id == Guardianship.user_id)
+                              .where(Guardianship.child_id.in_(ids)).order_by(Guardianship.id))
+    out: dict[int, list[User]] = {}
+    for child_id, user in rows:
+        out.setdefault(child_id, []).append(user)
+    return out
+
+
+def _is_guardian(actor: User, child_id: int) -> bool:
+    return db.session.scalar(sa.select(Guardianship.id).where(Guardianship.user_id == actor.id,
+                                                              Guardianship.child_id == child_id)) is not None
+
+
+def _tell_families(enrolments: Sequence[Enrolment], kind: str, *, positions: dict[int, int] | None = None,
+                   **extra: object) -> None:
+    """Notify every guardian of each child (one query for all guardians)."""
+    guardians = _guardians_of(e.child_id for e in enrolments)
+    for e in enrolments:
+        data: dict = {"child": e.child.name, "programme": e.programme.title, "enrolment_id": e.id,
+                      "session": f" ({e.session.on_date.isoformat()})" if e.session is not None else "", **extra}
+        if e.offer_expires_at is not None and kind == "enrolment.offered":
+            data["expires"] = _local_text(e.offer_expires_at)
+        if positions and e.id in positions:
+            data["position"] = positions[e.id]
+        for user in guardians.get(e.child_id, []):
+            notify(user, kind, **data)
+
+
+def _audit(actor: User | None, action: str, enrolment: Enrolment, reason: str = "", **after: object) -> None:
+    record(actor=actor, action=action, obj=enrolment, community_id=enrolment.programme.community_id,
+           after={"status": enrolment.status.value, "child_id": enrolment.child_id,
+                  "programme_id": enrolment.programme_id, "session_id": enrolment.session_id, **after},
+           reason=reason)
+
+
+def _seat_status(programme: Programme) -> EnrolmentStatus:
+    return EnrolmentStatus.PENDING if programme.needs_approval else EnrolmentStatus.CONFIRMED
+
+
+def _lock_for(programme: Programme, session_ids: Iterable[int | None]) -> None:
+    """Take the seat lock of a programme (whole mode) or its sessions (day mode) and reload what it guards."""
+    ids = sorted({sid for sid in session_ids if sid is not None})
+    if programme.mode == EnrolmentMode.DAY and ids:
+        lock_capacity(session_ids=ids)
+        db.session.refresh(programme)  # the sessions' default capacity lives on the programme
+    else:
+        lock_capacity(programme_id=programme.id)
+
+
+def _load_enrolment(enrolment_id: int) -> Enrolment:
+    enrolment = db.session.scalar(sa.select(Enrolment).where(Enrolment.id == enrolment_id)
+                                  .options(joinedload(Enrolment.programme), joinedload(Enrolment.child),
+                                           joinedload(Enrolment.session)))
+    if enrolment is None:
+        raise NotFound()
+    return enrolment
+
+
+def _locked(enrolment: Enrolment) -> Enrolment:
+    """Lock the enrolment's seats, then re-read it: its status before the lock may be stale."""
+    _lock_for(enrolment.programme, [enrolment.session_id])
+    db.session.refresh(enrolment)
+    return enrolment
+
+
+def _end(enrolment: Enrolment, status: EnrolmentStatus, reason: str = "") -> bool:
+    """End an enrolment; answers whether it freed a seat."""
+    freed = enrolment.status in SEAT_HOLDING
+    enrolment.status = status
+    enrolment.ended_at = utcnow()
+    enrolment.end_reason = (reason or "").strip()[:REASON_MAX]
+    return freed
+
+
+# ---- the waiting list -----------------------------------------------------------------------------------------
+
+
+def promote_waiting_list(*, programme: Programme, session: ProgrammeSession | None = None,
+                         actor: User | None = None) -> list[Enrolment]:
+    """Give freed seats to the waiting list in order; the caller holds the seat lock (same unit of work)."""
+    if programme.allocation == Allocation.DRAW and programme.drawn_at is None:
+        return []  # applications wait for the draw; nobody is ahead of anybody yet
+    now = utcnow()
+    if session is not None and (session.cancelled or session.starts_at <= now):
+        return []
+    left = seats_left(programme, session)  # recounted inside the lock
+    if left <= 0:
+        return []
+    query = (sa.select(Enrolment).where(Enrolment.programme_id == programme.id,
+                                        Enrolment.status == EnrolmentStatus.WAITLISTED)
+             .where(Enrolment.session_id.is_(None) if session is None else Enrolment.session_id == session.id)
+             .order_by(*waitlist_order()).limit(left)
+             .options(joinedload(Enrolment.child), joinedload(Enrolment.programme), joinedload(Enrolment.session))
+             .execution_options(populate_existing=True))
+    promoted = list(db.session.scalars(query))
+    # Each row leaves WAITLISTED here, under the lock: a child is promoted at most once.
+    for enrolment in promoted:
+        if programme.promotion == Promotion.OFFER:
+            enrolment.status = EnrolmentStatus.OFFERED
+            enrolment.offer_expires_at = now + timedelta(hours=programme.offer_hours)
+            _audit(actor, "enrolment.offered", enrolment, offer_expires_at=enrolment.offer_expires_at)
+        else:
+            enrolment.status = _seat_status(programme)
+            _audit(actor, "enrolment.promoted", enrolment)
+    db.session.flush()
+    if promoted:
+        kind = "enrolment.offered" if programme.promotion == Promotion.OFFER else "enrolment.promoted"
+        _tell_families(promoted, kind)
+    return promoted
+
+
+# ---- enrolling -------------------------------------------------------------------------------------------------
+
+
+def _age_on(birth: date, day: date) -> int:
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def _ensure_open(programme: Programme, now: datetime) -> None:
+    if programme.registration_opens_at is not None and now < programme.registration_opens_at:
+        raise RegistrationClosed(_l("Registration opens at %(when)s."),
+                                 when=_local_text(programme.registration_opens_at))
+    if programme.registration_closes_at is not None and now >= programme.registration_closes_at:
+        raise RegistrationClosed(_l("Registration for this programme has closed."))
+    if programme.ends_on < to_local(now).date():
+        raise RegistrationClosed(_l("This programme has already ended."))
+
+
+def _ensure_eligible(programme: Programme, child: Child) -> None:
+    if programme.min_age is not None or programme.max_age is not None:
+        if child.birth_date is None:
+            raise OutOfAgeRange(_l("Please add %(child)s's date of birth first: this programme has an age range."),
+                                field="child_ids", child=child.name)
+        age = _age_on(child.birth_date, programme.starts_on)
+        if programme.min_age is not None and age < programme.min_age:
+            raise OutOfAgeRange(_l("%(child)s is too young for this programme: children must be at least "
+                                   "%(age)s on the first day."), field="child_ids", child=child.name,
+                                age=programme.min_age)
+        if programme.max_age is not None and age > programme.max_age:
+            raise OutOfAgeRange(_l("%(child)s is too old for this programme: children may be at most "
+                                   "%(age)s on the first day."), field="child_ids", child=child.name,
+                                age=programme.max_age)
+    if programme.min_grade is not None or programme.max_grade is not None:
+        low = programme.min_grade if programme.min_grade is not None else 0
+        high = programme.max_grade if programme.max_grade is not None else 9
+        if child.grade is None:
+            raise OutOfAgeRange(_l("Please add %(child)s's school grade first: this programme is for certain "
+                                   "grades."), field="child_ids", child=child.name)
+        if not low <= child.grade <= high:
+            raise OutOfAgeRange(_l("%(child)s's school grade is outside this programme's grades (%(low)s to "
+                                   "%(high)s)."), field="child_ids", child=child.name, low=low, high=high)
+
+
+def _ensure_no_overlap(programme: Programme, children: Sequence[Child], session_ids: Sequence[int]) -> None:
+    """No child may hold a live enrolment in another programme's session at an overlapping time."""
+    target = sa.select(ProgrammeSession).where(ProgrammeSession.cancelled.is_(False))
+    target = (target.where(ProgrammeSession.id.in_(session_ids)) if session_ids
+              else target.where(ProgrammeSession.programme_id == programme.id))
+    target = target.subquery()
+    theirs = sa.orm.aliased(ProgrammeSession)
+    covers = sa.or_(Enrolment.session_id == theirs.id,
+                    sa.and_(Enrolment.session_id.is_(None), Enrolment.programme_id == theirs.programme_id))
+    query = (sa.select(Enrolment.child_id, Programme.title)
+             .join(theirs, covers).join(Programme, Programme.id == Enrolment.programme_id)
+             .join(target, sa.and_(theirs.starts_at < target.c.ends_at, target.c.starts_at < theirs.ends_at))
+             .where(Enrolment.child_id.in_([c.id for c in children]), Enrolment.status.in_(LIVE),
+                    Enrolment.programme_id != programme.id, theirs.cancelled.is_(False))
+             .limit(1))
+    clash = db.session.execute(query).first()
+    if clash is not None:
+        name = next(c.name for c in children if c.id == clash.child_id)
+        raise Overlap(_l("%(child)s is already enrolled in %(programme)s at the same time."), field="child_ids",
+                      child=name, programme=clash.title)
+
+
+def _sessions_to_book(programme: Programme, session_ids: Iterable[int] | None, now: datetime
+                      ) -> list[ProgrammeSession]:
+    if programme.mode != EnrolmentMode.DAY:
+        return []  # whole mode: one seat for every session
+    ids = sorted(set(session_ids or ()))
+    if not ids:
+        raise InvalidInput(_l("Please choose at least one session."), field="session_ids")
+    sessions = list(db.session.scalars(sa.select(ProgrammeSession).where(
+        ProgrammeSession.id.in_(ids), ProgrammeSession.programme_id == programme.id).order_by(ProgrammeSession.id)))
+    if len(sessions) != len(ids):
+        raise InvalidInput(_l("Please choose sessions of this programme."), field="session_ids")
+    for s in sessions:
+        if s.cancelled:
+            raise SessionUnavailable(_l("The session on %(date)s is cancelled."), field="session_ids",
+                                     date=s.on_date.isoformat())
+        if s.starts_at <= now:
+            raise SessionUnavailable(_l("The session on %(date)s has already started."), field="session_ids",
+                                     date=s.on_date.isoformat())
+    return sessions
+
+
+def _live_enrolments(programme_id: int, child_ids: Iterable[int], session_ids: Sequence[int | None]
+                     ) -> dict[tuple[int, int | None], Enrolment]:
+    query = sa.select(Enrolment).where(Enrolment.programme_id == programme_id, Enrolment.child_id.in_(child_ids),
+                                       Enrolment.status.in_(LIVE))
+    real = [sid for sid in session_ids if sid is not None]
+    query = query.where(Enrolment.session_id.in_(real) if real else Enrolment.session_id.is_(None))
+    rows = db.session.scalars(query.execution_options(populate_existing=True))
+    return {(e.child_id, e.session_id): e for e in rows}
+
+
+def _insert(enrolment: Enrolment) -> tuple[Enrolment, bool]:
+    """Insert inside a SAVEPOINT; if the partial unique index says a live one exists already, answer that one."""
+    key = (enrolment.programme_id, enrolment.child_id, enrolment.session_id)
+    try:
+        with db.session.begin_nested():
+            db.session.add(enrolment)
+    except sa.exc.IntegrityError:
+        found = _live_enrolments(key[0], [key[1]], [key[2]])
+        existing = found.get((key[1], key[2]))
+        if existing is None:
+            raise
+        return existing, False
+    return enrolment, True
+
+
+def enrol(*, actor: User, programme_id: int, child_ids: Sequence[int], session_ids: Sequence[int] | None = None,
+          all_or_none: bool = False, priority_group_id: int | None = None) -> list[Enrolment]:
+    """Enrol the actor's children in a programme (or sessions): a seat, a place on the waiting list, or an application.
+
+    Idempotent: a child who already holds a live enrolment there gets that enrolment back.
+    """
+    programme = db.session.get(Programme, programme_id)
+    if programme is None or not programme.published:
+        raise NotFound()
+    wanted_ids = list(dict.fromkeys(child_ids))
+    if not wanted_ids:
+        raise InvalidInput(_l("Please choose a child."), field="child_ids")
+    children = list(db.session.scalars(sa.select(Child).join(Guardianship, Guardianship.child_id == Child.id)
+                                       .where(Guardianship.user_id == actor.id, Child.id.in_(wanted_ids))))
+    if len(children) != len(wanted_ids):
+        raise NotFound()  # someone else's child answers the same as no child at all
+    children.sort(key=lambda c: wanted_ids.index(c.id))
+    priority, group_id = DEFAULT_PRIORITY, None
+    if priority_group_id is not None:
+        group = next((g for g in programme.priority_groups if g.id == priority_group_id), None)
+        if group is None:
+            raise InvalidInput(_l("Please choose one of this programme's priority groups."),
+                               field="priority_group_id")
+        priority, group_id = group.rank, group.id
+
+    now = utcnow()
+    sessions = _sessions_to_book(programme, session_ids, now)
+    slots: list[ProgrammeSession | None] = list(sessions) or [None]
+    slot_ids = [s.id if s is not None else None for s in slots]
+    existing = _live_enrolments(programme.id, wanted_ids, slot_ids)
+    if len(existing) < len(children) * len(slots):
+        # Something new is asked for: the rules apply (a repeat of a request that succeeded skips them).
+        _ensure_open(programme, now)
+        newcomers = {c.id for c in children for sid in slot_ids if (c.id, sid) not in existing}
+        for child in children:
+            if child.id in newcomers:
+                _ensure_eligible(programme, child)
+        _ensure_no_overlap(programme, [c for c in children if c.id in newcomers], [s.id for s in sessions])
+
+    _lock_for(programme, slot_ids)
+    existing = _live_enrolments(programme.id, wanted_ids, slot_ids)  # recounted inside the lock
+    application = programme.allocation == Allocation.DRAW and programme.drawn_at is None
+    queued_at = utcnow()  # after the lock: the queue follows the order writers got the lock
+    results: list[Enrolment] = []
+    created: list[Enrolment] = []
+    for slot in slots:
+        sid = slot.id if slot is not None else None
+        todo = [c for c in children if (c.id, sid) not in existing]
+        left = 0 if application else seats_left(programme, slot)
+        seated = (len(todo) if left >= len(todo) else 0) if all_or_none else min(left, len(todo))
+        for child in children:
+            if (child.id, sid) in existing:
+                results.append(existing[(child.id, sid)])
+                continue
+            status = _seat_status(programme) if todo.index(child) < seated else EnrolmentStatus.WAITLISTED
+            enrolment, new = _insert(Enrolment(programme_id=programme.id, session_id=sid, child_id=child.id,
+                                               status=status, priority=priority, priority_group_id=group_id,
+                                               queued_at=queued_at, created_by_id=actor.id))
+            results.append(enrolment)
+            if new:
+                created.append(enrolment)
+
+    positions: dict[int, int] = {}
+    for sid in slot_ids:
+        if any(e.status == EnrolmentStatus.WAITLISTED and e.session_id == sid for e in created):
+            positions.update(waitlist_positions(programme_id=programme.id, session_id=sid))
+    for enrolment in created:
+        if enrolment.status == EnrolmentStatus.WAITLISTED and application:
+            kind, action = "enrolment.applied", "enrolment.applied"
+        else:
+            kind = action = f"enrolment.{enrolment.status.value}"
+        _audit(actor, action, enrolment, priority=enrolment.priority, position=positions.get(enrolment.id))
+        _tell_families([enrolment], kind, positions=positions)
+    db.session.flush()
+    return results
+
+
+# ---- ending and changing enrolments ---------------------------------------------------------------------------
+
+
+def _promote_after(enrolment: Enrolment, actor: User | None) -> None:
+    promote_waiting_list(programme=enrolment.programme, session=enrolment.session, actor=actor)
+
+
+def cancel(*, actor: User, enrolment_id: int, reason: str = "") -> Enrolment:
+    """A guardian (or the community's coordinator) cancels an enrolment; a freed seat goes to the waiting list."""
+    enrolment = _load_enrolment(enrolment_id)
+    if not (_is_guardian(actor, enrolment.child_id)
+            or can_manage_community(actor, enrolment.programme.community_id)):
+        raise NotFound()
+    _locked(enrolment)
+    if enrolment.status == EnrolmentStatus.CANCELLED:
+        return enrolment  # a repeated click
+    if enrolment.status not in LIVE:
+        raise InvalidState(_l("This enrolment has already ended."))
+    freed = _end(enrolment, EnrolmentStatus.CANCELLED, reason)
+    db.session.flush()
+    _audit(actor, "enrolment.cancelled", enrolment, reason=enrolment.end_reason)
+    _tell_families([enrolment], "enrolment.cancelled")
+    if freed:
+        _promote_after(enrolment, actor)
+    return enrolment
+
+
+def remove(*, actor: User, enrolment_id: int, reason: str) -> Enrolment:
+    """A coordinator removes a child, giving a reason the family is told; the seat goes to the waiting list."""
+    enrolment = _load_enrolment(enrolment_id)
+    ensure_manages_community(actor, enrolment.programme.community_id, hide=True)
+    text = (reason or "").strip()
+    if not text:
+        raise InvalidInput(_l("Please give the family a reason."), field="reason")
+    _locked(enrolment)
+    if enrolment.status == EnrolmentStatus.REMOVED:
+        return enrolment
+    if enrolment.status not in LIVE:
+        raise InvalidState(_l("This enrolment has already ended."))
+    freed = _end(enrolment, EnrolmentStatus.REMOVED, text)
+    db.session.flush()
+    _audit(actor, "enrolment.removed", enrolment, reason=enrolment.end_reason)
+    _tell_families([enrolment], "enrolment.removed", reason=enrolment.end_reason)
+    if freed:
+        _promote_after(enrolment, actor)
+    return enrolment
+
+
+def approve(*, actor: User, enrolment_id: int) -> Enrolment:
+    """A coordinator approves an enrolment awaiting approval (its seat is already held)."""
+    enrolment = _load_enrolment(enrolment_id)
+    ensure_manages_community(actor, enrolment.programme.community_id, hide=True)
+    _locked(enrolment)
+    if enrolment.status == EnrolmentStatus.CONFIRMED:
+        return enrolment
+    if enrolment.status != EnrolmentStatus.PENDING:
+        raise InvalidState(_l("Only an enrolment awaiting approval can be approved."))
+    enrolment.status = EnrolmentStatus.CONFIRMED
+    db.session.flush()
+    _audit(actor, "enrolment.approved", enrolment)
+    _tell_families([enrolment], "enrolment.approved")
+    return enrolment
+
+
+def _guardian_enrolment(actor: User, enrolment_id: int) -> Enrolment:
+    enrolment = _load_enrolment(enrolment_id)
+    if not _is_guardian(actor, enrolment.child_id):
+        raise NotFound()
+    return _locked(enrolment)
+
+
+def accept_offer(*, actor: User, enrolment_id: int) -> Enrolment:
+    """The family accepts an offered seat before it expires."""
+    enrolment = _guardian_enrolment(actor, enrolment_id)
+    if enrolment.status in (EnrolmentStatus.CONFIRMED, EnrolmentStatus.PENDING):
+        return enrolment  # accepted already
+    if enrolment.status == EnrolmentStatus.EXPIRED:
+        raise OfferExpired()
+    if enrolment.status != EnrolmentStatus.OFFERED:
+        raise InvalidState(_l("There is no open offer for this enrolment."))
+    if enrolment.offer_expires_at is not None and enrolment.offer_expires_at <= utcnow():
+        # Refusing rolls this unit of work back: expire_offers (the job) ends the offer and promotes the next child.
+        raise OfferExpired()
+    enrolment.status = _seat_status(enrolment.programme)
+    db.session.flush()
+    _audit(actor, f"enrolment.{enrolment.status.value}", enrolment, accepted_offer=True)
+    _tell_families([enrolment], f"enrolment.{enrolment.status.value}")
+    return enrolment
+
+
+def decline_offer(*, actor: User, enrolment_id: int) -> Enrolment:
+    """The family declines an offered seat; it goes to the next child at once."""
+    enrolment = _guardian_enrolment(actor, enrolment_id)
+    if enrolment.status == EnrolmentStatus.DECLINED:
+        return enrolment
+    if enrolment.status != EnrolmentStatus.OFFERED:
+        raise InvalidState(_l("There is no open offer for this enrolment."))
+    _end(enrolment, EnrolmentStatus.DECLINED)
+    db.session.flush()
+    _audit(actor, "enrolment.declined", enrolment)
+    _promote_after(enrolment, actor)
+    return enrolment
+
+
+def expire_offers(*, now: datetime | None = None) -> int:
+    """Job: end offers past their expiry and pass each seat on; running it twice changes nothing more."""
+    now = now or utcnow()
+    due = sa.and_(Enrolment.status == EnrolmentStatus.OFFERED, Enrolment.offer_expires_at <= now)
+    groups = sorted(db.session.execute(sa.select(Enrolment.programme_id, Enrolment.session_id).where(due)
+                                       .distinct()).all(), key=lambda g: (g[0], g[1] or 0))
+    count = 0
+    for programme_id, session_id in groups:
+        programme = db.session.get(Programme, programme_id)
+        _lock_for(programme, [session_id])
+        query = (sa.select(Enrolment).where(due, Enrolment.programme_id == programme_id)
+                 .where(Enrolment.session_id.is_(None) if session_id is None else Enrolment.session_id == session_id)
+                 .options(joinedload(Enrolment.child), joinedload(Enrolment.session))
+                 .execution_options(populate_existing=True))
+        expired = list(db.session.scalars(query))  # re-read inside the lock: another run may have done it
+        for enrolment in expired:
+            _end(enrolment, EnrolmentStatus.EXPIRED)
+            _audit(None, "enrolment.expired", enrolment)
+        db.session.flush()
+        if expired:
+            _tell_families(expired, "enrolment.expired")
+            session = db.session.get(ProgrammeSession, session_id) if session_id is not None else None
+            promote_waiting_list(programme=programme, session=session)
+        count += len(expired)
+    return count
+
+
+def change_capacity(*, actor: User, programme_id: int, capacity: int, session_id: int | None = None) -> Programme:
+    """A coordinator changes the seats; lowering below the seats held is refused, raising promotes at once."""
+    programme = db.session.get(Programme, programme_id)
+    if programme is None:
+        raise NotFound()
+    ensure_manages_community(actor, programme.community_id, hide=True)
+    if capacity is None or capacity < 0:
+        raise InvalidInput(_l("The capacity must be zero or more."), field="capacity")
+    session = None
+    if session_id is not None:
+        session = db.session.get(ProgrammeSession, session_id)
+        if session is None or session.programme_id != programme.id:
+            raise NotFound()
+    if programme.mode == EnrolmentMode.DAY:
+        # Day mode: one session's seats, or the default of every session without its own number.
+        targets = [session] if session is not None else list(db.session.scalars(
+            sa.select(ProgrammeSession).where(ProgrammeSession.programme_id == programme.id,
+                                              ProgrammeSession.capacity.is_(None))))
+        if targets:
+            lock_capacity(session_ids=[s.id for s in targets])
+        db.session.refresh(programme)
+    else:
+        targets = [None]
+        lock_capacity(programme_id=programme.id)
+    held = max((seats_held(programme.id, s.id if s is not None else None) for s in targets), default=0)
+    if capacity < held:
+        raise CapacityBelowTaken(field="capacity", held=held)
+    before = session.capacity if session is not None else programme.capacity
+    if session is not None:
+        session.capacity = capacity
+    else:
+        programme.capacity = capacity
+    db.session.flush()
+    record(actor=actor, action="programme.capacity_changed", obj=programme, before={"capacity": before},
+           after={"capacity": capacity, "session_id": session_id})
+    for s in targets:
+        promote_waiting_list(programme=programme, session=s, actor=actor)
+    return programme
+
+
+# ---- leave (请假) ----------------------------------------------------------------------------------------------
+
+
+def request_leave(*, actor: User, child_id: int, session_ids: Sequence[int], reason: str) -> list[Leave]:
+    """A guardian tells the class in advance that the child will miss sessions the child holds a seat in."""
+    if not _is_guardian(actor, child_id):
+        raise NotFound()
+    child = db.session.get(Child, child_id)
+    ids = sorted(set(session_ids or ()))
+    if not ids:
+        raise InvalidInput(_l("Please choose at least one session."), field="session_ids")
+    sessions = list(db.session.scalars(sa.select(ProgrammeSession).where(ProgrammeSession.id.in_(ids))
+                                       .order_by(ProgrammeSession.starts_at)))
+    if len(sessions) != len(ids):
+        raise NotFound()
+    now = utcnow()
+    for s in sessions:
+        if s.cancelled or s.starts_at <= now:
+            raise SessionUnavailable(_l("Leave can only be asked for sessions that have not started yet."),
+                                     field="session_ids")
+    covered = db.session.execute(
+        sa.select(ProgrammeSession.id).join(Enrolment, sa.or_(
+            Enrolment.session_id == ProgrammeSession.id,
+            sa.and_(Enrolment.session_id.is_(None), Enrolment.programme_id == ProgrammeSession.programme_id)))
+        .where(ProgrammeSession.id.in_(ids), Enrolment.child_id == child_id, Enrolment.status.in_(SEAT_HOLDING))
+    ).scalars().all()
+    for s in sessions:
+        if s.id not in set(covered):
+            raise NoSeat(field="session_ids", child=child.name, date=s.on_date.isoformat())
+    existing = {leave.session_id: leave for leave in db.session.scalars(
+        sa.select(Leave).where(Leave.child_id == child_id, Leave.session_id.in_(ids)))}
+    text = (reason or "").strip()[:REASON_MAX]
+    leaves: list[Leave] = []
+    for s in sessions:
+        leave = existing.get(s.id)
+        if leave is not None and leave.cancelled_at is None:
+            leaves.append(leave)  # asked already
+            continue
+        if leave is not None:
+            leave.cancelled_at, leave.reason, leave.created_by_id = None, text, actor.id
+        else:
+            leave = Leave(child_id=child_id, session_id=s.id, reason=text, created_by_id=actor.id)
+            try:
+                with db.session.begin_nested():
+                    db.session.add(leave)
+            except sa.exc.IntegrityError:  # a double click got in first
+                leave = db.session.scalar(sa.select(Leave).where(Leave.child_id == child_id,
+                                                                 Leave.session_id == s.id))
+                leaves.append(leave)
+                continue
+        db.session.flush()
+        record(actor=actor, action="leave.requested", obj=leave, after={"child_id": child_id, "session_id": s.id},
+               reason=text, community_id=s.programme.community_id)
+        leaves.append(leave)
+    return leaves
+
+
+def cancel_leave(*, actor: User, leave_id: int) -> Leave:
+    """A guardian withdraws a leave before the session starts."""
+    leave = db.session.get(Leave, leave_id)
+    if leave is None or not _is_guardian(actor, leave.child_id):
+        raise NotFound()
+    if leave.cancelled_at is not None:
+        return leave
+    if leave.session.starts_at <= utcnow():
+        raise SessionUnavailable(_l("This session has already started."))
+    leave.cancelled_at = utcnow()
+    db.session.flush()
+    record(actor=actor, action="leave.cancelled", obj=leave, community_id=leave.session.programme.community_id,
+           after={"child_id": leave.child_id, "session_id": leave.session_id})
+    return leave

@@ -1,0 +1,1 @@
+"""Background work: `flask jobs tick` runs each due job; every job calls a feature's service."""

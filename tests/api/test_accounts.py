@@ -1,0 +1,150 @@
+"""Accounts and tokens over the API: register, get a token, use it, revoke it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from childcare.accounts.models import ApiToken, User
+from childcare.api.auth import hash_token
+from childcare.db import db, utcnow
+from tests.factories import PASSWORD, CommunityFactory, CoordinatorFactory, UserFactory
+
+
+def test_a_guardian_registers_over_the_api(api):
+    response = api().post("/api/v1/accounts", {"phone": "138 0013 9000", "password": "Xingbei-2026", "name": "李妈妈"})
+    assert response.status_code == 201
+    body = response.get_json()
+    assert body["phone"] == "+8613800139000"
+    assert body["roles"] == [{"role": "guardian", "community_id": None}]
+    assert body["created_at"].endswith("+08:00")
+    assert db.session.scalar(sa.select(User).where(User.phone == "+8613800139000")) is not None
+
+
+def test_a_registered_phone_is_refused_with_422(api):
+    UserFactory(phone="+8613800139001")
+    response = api().post("/api/v1/accounts", {"phone": "13800139001", "password": "Xingbei-2026", "name": "李爸爸"})
+    assert response.status_code == 422
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["code"] == "phone_taken"
+    assert response.get_json()["errors"][0]["field"] == "phone"
+
+
+def test_a_bad_phone_is_refused_in_the_requested_language(api):
+    body = {"phone": "12345", "password": "Xingbei-2026", "name": "李爸爸"}
+    english = api(language="en").post("/api/v1/accounts", body)
+    chinese = api(language="zh-CN").post("/api/v1/accounts", body)
+    for response in (english, chinese):
+        assert response.status_code == 422
+        assert [e["field"] for e in response.get_json()["errors"]] == ["phone"]
+    assert "mobile number" in english.get_json()["detail"]
+    assert "请输入有效的" in chinese.get_json()["detail"]
+
+
+def test_missing_and_wrongly_typed_fields_are_listed_per_field(api):
+    response = api(language="en").post("/api/v1/accounts", {"phone": 13800139002, "name": "x", "extra": 1})
+    assert response.status_code == 422
+    problem = response.get_json()
+    assert problem["code"] == "invalid"
+    fields = {e["field"]: e for e in problem["errors"]}
+    assert set(fields) == {"phone", "password", "extra"}
+    assert fields["password"]["detail"] == "This field is required."
+    chinese = api(language="zh-CN").post("/api/v1/accounts", {"name": "x"})
+    assert all(e["detail"] != "This field is required." for e in chinese.get_json()["errors"])
+
+
+def test_malformed_json_is_a_400_problem_never_a_500(client):
+    for data in ("{not json", "[1, 2", '{"a": NaN}', "[" * 100000):
+        response = client.post("/api/v1/accounts", data=data, content_type="application/json")
+        assert response.status_code == 400, data[:20]
+        assert response.get_json()["code"] == "invalid"
+    response = client.post("/api/v1/accounts", json=[1, 2, 3])
+    assert response.status_code == 422
+
+
+def test_registration_is_rate_limited_with_retry_after(api, app):
+    anonymous = api()
+    for n in range(5):
+        anonymous.post("/api/v1/accounts", {"phone": f"1380013910{n}", "password": "x", "name": "x"})
+    response = anonymous.post("/api/v1/accounts", {"phone": "13800139109", "password": "x", "name": "x"})
+    assert response.status_code == 429
+    assert response.get_json()["code"] == "rate_limited"
+    assert int(response.headers["Retry-After"]) > 0
+
+
+def test_a_token_is_created_used_and_revoked(api, client):
+    user = UserFactory(phone="+8613800139010")
+    response = api().post("/api/v1/tokens", {"phone": "13800139010", "password": PASSWORD})
+    assert response.status_code == 201
+    token = response.get_json()["token"]
+    stored = db.session.scalar(sa.select(ApiToken).where(ApiToken.user_id == user.id))
+    assert stored.token_hash == hash_token(token) and token not in stored.token_hash
+    headers = {"Authorization": f"Bearer {token}"}
+    me = client.get("/api/v1/me", headers=headers)
+    assert me.status_code == 200 and me.get_json()["id"] == user.id
+    assert "Set-Cookie" not in me.headers
+    assert client.delete("/api/v1/tokens/current", headers=headers).status_code == 204
+    refused = client.get("/api/v1/me", headers=headers)
+    assert refused.status_code == 401
+    assert refused.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_a_wrong_password_gets_no_token(api):
+    UserFactory(phone="+8613800139011")
+    response = api().post("/api/v1/tokens", {"phone": "13800139011", "password": "Wrong-pass-1"})
+    assert response.status_code == 401
+    assert response.get_json()["code"] == "bad_credentials"
+
+
+def test_no_token_or_a_bad_one_is_401_unauthenticated(client):
+    for headers in ({}, {"Authorization": "Bearer nonsense"}, {"Authorization": "Basic abc"}):
+        response = client.get("/api/v1/me", headers=headers)
+        assert response.status_code == 401
+        assert response.get_json()["code"] == "unauthenticated"
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+        assert response.mimetype == "application/problem+json"
+
+
+def test_last_used_is_stamped_at_most_once_a_minute(api):
+    user = UserFactory()
+    guardian = api(user)
+
+    def stamp():
+        return db.session.scalar(sa.select(ApiToken.last_used_at).where(ApiToken.user_id == user.id))
+
+    assert stamp() is None
+    guardian.get("/api/v1/me")
+    first = stamp()
+    assert first is not None
+    guardian.get("/api/v1/me")
+    assert stamp() == first
+    db.session.execute(sa.update(ApiToken).where(ApiToken.user_id == user.id)
+                       .values(last_used_at=utcnow() - timedelta(minutes=2)))
+    db.session.commit()
+    guardian.get("/api/v1/me")
+    assert stamp() > first - timedelta(seconds=1)
+
+
+def test_me_lists_roles_with_their_community(api):
+    community = CommunityFactory()
+    coordinator = CoordinatorFactory(community=community)
+    body = api(coordinator).get("/api/v1/me").get_json()
+    assert {"role": "coordinator", "community_id": community.id} in body["roles"]
+
+
+def test_the_token_lookup_is_one_query_for_the_token_and_one_for_roles(api, count_queries):
+    guardian = api(UserFactory())
+    guardian.get("/api/v1/me")  # the once-a-minute stamp happens here, not below
+    with count_queries() as n:
+        assert guardian.get("/api/v1/me").status_code == 200
+    assert n() <= 2
+
+
+def test_unknown_api_paths_and_methods_answer_problem_json(client):
+    response = client.get("/api/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.get_json()["code"] == "not_found"
+    response = client.put("/api/v1/me")
+    assert response.status_code == 405
+    assert response.get_json()["code"] == "method_not_allowed"

@@ -1,0 +1,131 @@
+"""Enrolling over the API: a seat or a waiting-list place, repeats answer the same, cancelling promotes."""
+
+from __future__ import annotations
+
+from tests.api.test_children import CHILD
+from tests.factories import CoordinatorFactory, ProgrammeFactory, UserFactory
+
+
+def a_child(guardian, **fields) -> int:
+    response = guardian.post("/api/v1/children", {**CHILD, **fields})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["id"]
+
+
+def test_a_guardian_enrols_a_child_and_gets_201(api):
+    programme = ProgrammeFactory(capacity=5)
+    guardian = api(UserFactory())
+    child_id = a_child(guardian)
+    response = guardian.post("/api/v1/enrolments", {"programme_id": programme.id, "child_ids": [child_id]})
+    assert response.status_code == 201, response.get_json()
+    [enrolment] = response.get_json()["enrolments"]
+    assert enrolment["child_id"] == child_id and enrolment["status"] == "confirmed" and enrolment["position"] is None
+    mine = guardian.get("/api/v1/enrolments").get_json()["items"]
+    assert [e["id"] for e in mine] == [enrolment["id"]]
+    assert api().get(f"/api/v1/programmes/{programme.id}").get_json()["seats_left"] == 4
+
+
+def test_enrolling_again_answers_200_with_the_same_enrolment(api):
+    programme = ProgrammeFactory(capacity=5)
+    guardian = api(UserFactory())
+    child_id = a_child(guardian)
+    body = {"programme_id": programme.id, "child_ids": [child_id]}
+    first = guardian.post("/api/v1/enrolments", body)
+    again = guardian.post("/api/v1/enrolments", body)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.get_json()["enrolments"][0]["id"] == first.get_json()["enrolments"][0]["id"]
+
+
+def test_an_idempotency_key_replays_the_first_answer_and_refuses_another_body(api):
+    programme = ProgrammeFactory(capacity=5)
+    guardian = api(UserFactory())
+    first_child, second_child = a_child(guardian), a_child(guardian, name="小红", gender="female")
+    headers = {"Idempotency-Key": "sign-up-1"}
+    body = {"programme_id": programme.id, "child_ids": [first_child]}
+    first = guardian.post("/api/v1/enrolments", body, headers=headers)
+    replay = guardian.post("/api/v1/enrolments", {"child_ids": [first_child], "programme_id": programme.id},
+                           headers=headers)
+    assert first.status_code == 201 and replay.status_code == 200
+    assert replay.get_json() == first.get_json()
+    other = guardian.post("/api/v1/enrolments", {"programme_id": programme.id, "child_ids": [second_child]},
+                          headers=headers)
+    assert other.status_code == 422
+    assert other.get_json()["code"] == "idempotency_mismatch"
+
+
+def test_a_key_is_scoped_to_the_account(api):
+    programme = ProgrammeFactory(capacity=5)
+    one, two = api(UserFactory()), api(UserFactory())
+    headers = {"Idempotency-Key": "same-key"}
+    first = one.post("/api/v1/enrolments", {"programme_id": programme.id, "child_ids": [a_child(one)]},
+                     headers=headers)
+    second = two.post("/api/v1/enrolments", {"programme_id": programme.id, "child_ids": [a_child(two)]},
+                      headers=headers)
+    assert first.status_code == 201 and second.status_code == 201
+
+
+def test_a_full_programme_waitlists_with_a_position_and_cancelling_promotes(api):
+    programme = ProgrammeFactory(capacity=1)
+    first, second = api(UserFactory()), api(UserFactory())
+    seated = first.post("/api/v1/enrolments", {"programme_id": programme.id, "child_ids": [a_child(first)]})
+    waiting = second.post("/api/v1/enrolments", {"programme_id": programme.id, "child_ids": [a_child(second)]})
+    assert seated.get_json()["enrolments"][0]["status"] == "confirmed"
+    [waiter] = waiting.get_json()["enrolments"]
+    assert waiter["status"] == "waitlisted" and waiter["position"] == 1
+    assert api().get(f"/api/v1/programmes/{programme.id}").get_json()["waitlist_length"] == 1
+
+    cancelled = first.post(f"/api/v1/enrolments/{seated.get_json()['enrolments'][0]['id']}/cancel")
+    assert cancelled.status_code == 200 and cancelled.get_json()["status"] == "cancelled"
+    [promoted] = second.get("/api/v1/enrolments").get_json()["items"]
+    assert promoted["id"] == waiter["id"] and promoted["status"] == "confirmed" and promoted["position"] is None
+
+
+def test_a_coordinator_sees_every_enrolment_with_positions(api):
+    programme = ProgrammeFactory(capacity=1)
+    coordinator = api(CoordinatorFactory(community=programme.community))
+    first, second = api(UserFactory()), api(UserFactory())
+    first.post("/api/v1/enrolments", {"programme_id": programme.id, "child_ids": [a_child(first)]})
+    second.post("/api/v1/enrolments", {"programme_id": programme.id, "child_ids": [a_child(second)]})
+    items = coordinator.get(f"/api/v1/programmes/{programme.id}/enrolments").get_json()["items"]
+    assert [(i["status"], i["position"]) for i in items] == [("confirmed", None), ("waitlisted", 1)]
+    waiting = coordinator.get(f"/api/v1/programmes/{programme.id}/enrolments?status=waitlisted").get_json()
+    assert len(waiting["items"]) == 1
+    assert first.get(f"/api/v1/programmes/{programme.id}/enrolments").status_code == 404
+
+
+def test_someone_elses_child_or_enrolment_is_404(api):
+    programme = ProgrammeFactory(capacity=3)
+    owner, stranger = api(UserFactory()), api(UserFactory())
+    child_id = a_child(owner)
+    response = stranger.post("/api/v1/enrolments", {"programme_id": programme.id, "child_ids": [child_id]})
+    assert response.status_code == 404
+    enrolment = owner.post("/api/v1/enrolments", {"programme_id": programme.id, "child_ids": [child_id]})
+    enrolment_id = enrolment.get_json()["enrolments"][0]["id"]
+    assert stranger.post(f"/api/v1/enrolments/{enrolment_id}/cancel").status_code == 404
+
+
+def test_a_closed_registration_is_422_with_its_code(api):
+    from datetime import UTC, datetime, timedelta
+
+    programme = ProgrammeFactory(registration_closes_at=datetime.now(UTC) - timedelta(hours=1))
+    guardian = api(UserFactory(), language="zh-CN")
+    response = guardian.post("/api/v1/enrolments", {"programme_id": programme.id, "child_ids": [a_child(guardian)]})
+    assert response.status_code == 422
+    assert response.get_json()["code"] == "registration_closed"
+
+
+def test_enrolling_needs_a_token(api):
+    response = api().post("/api/v1/enrolments", {"programme_id": 1, "child_ids": [1]})
+    assert response.status_code == 401
+
+
+def test_the_enrolment_request_uses_few_queries_and_sets_no_cookie(api, count_queries):
+    programme = ProgrammeFactory(capacity=5)
+    guardian = api(UserFactory())
+    child_id = a_child(guardian)
+    guardian.get("/api/v1/me")
+    with count_queries() as n:
+        response = guardian.post("/api/v1/enrolments", {"programme_id": programme.id, "child_ids": [child_id]})
+    assert response.status_code == 201
+    assert "Set-Cookie" not in response.headers
+    assert n() <= 16, n()

@@ -1,0 +1,455 @@
+"""Families enrol children, wait, get offers, cancel; coordinators remove, approve and change seats."""
+
+from __future__ import annotations
+
+import contextlib
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from flask_babel import force_locale
+
+from childcare.audit.models import AuditEntry
+from childcare.children.models import Guardianship
+from childcare.db import db
+from childcare.enrolment import services
+from childcare.enrolment.models import Enrolment, EnrolmentStatus
+from childcare.enrolment.queries import waitlist_positions
+from childcare.errors import InvalidInput, NotFound
+from childcare.notifications.models import Notification
+from childcare.programmes.models import ProgrammeSession, Promotion
+from tests.enrolment.factories import (
+    ChildFactory,
+    DayProgrammeFactory,
+    PriorityGroupFactory,
+    ProgrammeWithSessionsFactory,
+)
+from tests.factories import CoordinatorFactory, ProgrammeFactory, UserFactory
+
+pytestmark = pytest.mark.usefixtures("app_ctx", "in_english")
+
+S = EnrolmentStatus
+
+
+@pytest.fixture
+def in_english(app_ctx):
+    """Messages are read in English here, whatever the zh_CN catalogue says."""
+    with force_locale("en"):
+        yield
+
+
+@contextlib.contextmanager
+def refuses(error_type, text):
+    """The service refuses with this error, and its message (in English) says why."""
+    with pytest.raises(error_type) as refused:
+        yield refused
+    assert text in refused.value.detail, refused.value.detail
+
+
+def family(programme=None):
+    """A guardian with one child, enrolled in the programme when one is given."""
+    guardian = UserFactory()
+    child = ChildFactory(guardian=guardian)
+    enrolment = None
+    if programme is not None:
+        (enrolment,) = services.enrol(actor=guardian, programme_id=programme.id, child_ids=[child.id])
+    return guardian, child, enrolment
+
+
+def kinds_for(user) -> list[str]:
+    return list(db.session.scalars(sa.select(Notification.kind).where(Notification.user_id == user.id)
+                                   .order_by(Notification.id)))
+
+
+# ---- first come, first served -----------------------------------------------------------------------------------
+
+
+def test_first_come_confirms_while_seats_remain_then_waitlists():
+    camp = ProgrammeFactory(capacity=2)
+    firsts = [family(camp)[2] for _ in range(2)]
+    guardian, _, late = family(camp)
+    assert [e.status for e in firsts] == [S.CONFIRMED, S.CONFIRMED]
+    assert late.status == S.WAITLISTED
+    assert waitlist_positions(programme_id=camp.id) == {late.id: 1}
+    assert kinds_for(guardian) == ["enrolment.waitlisted"]
+
+
+def test_a_programme_that_needs_approval_holds_the_seat_as_pending_until_approved():
+    camp = ProgrammeFactory(capacity=1, needs_approval=True)
+    coordinator = CoordinatorFactory(community=camp.community)
+    guardian, _, enrolment = family(camp)
+    assert enrolment.status == S.PENDING
+    assert family(camp)[2].status == S.WAITLISTED  # the pending child holds the only seat
+    services.approve(actor=coordinator, enrolment_id=enrolment.id)
+    assert enrolment.status == S.CONFIRMED
+    assert kinds_for(guardian) == ["enrolment.pending", "enrolment.approved"]
+
+
+def test_every_guardian_of_the_child_is_told_and_the_change_is_audited():
+    camp = ProgrammeFactory()
+    mother, father = UserFactory(), UserFactory()
+    child = ChildFactory(guardian=mother)
+    db.session.add(Guardianship(child_id=child.id, user_id=father.id, relation="爸爸"))
+    (enrolment,) = services.enrol(actor=father, programme_id=camp.id, child_ids=[child.id])
+    assert kinds_for(mother) == kinds_for(father) == ["enrolment.confirmed"]
+    entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.object_id == enrolment.id))
+    assert (entry.action, entry.actor_id, entry.community_id) == ("enrolment.confirmed", father.id, camp.community_id)
+
+
+# ---- who may enrol ------------------------------------------------------------------------------------------------
+
+
+def test_someone_elses_child_cannot_be_enrolled():
+    camp = ProgrammeFactory()
+    stranger = UserFactory()
+    child = ChildFactory()
+    with pytest.raises(NotFound):
+        services.enrol(actor=stranger, programme_id=camp.id, child_ids=[child.id])
+
+
+def test_an_unpublished_programme_cannot_be_enrolled_in():
+    camp = ProgrammeFactory(published=False)
+    guardian, child, _ = family()
+    with pytest.raises(NotFound):
+        services.enrol(actor=guardian, programme_id=camp.id, child_ids=[child.id])
+
+
+def test_registration_that_has_not_opened_is_refused():
+    camp = ProgrammeFactory(registration_opens_at=datetime.now(UTC) + timedelta(days=1))
+    guardian, child, _ = family()
+    with pytest.raises(services.RegistrationClosed) as refused:
+        services.enrol(actor=guardian, programme_id=camp.id, child_ids=[child.id])
+    assert refused.value.code == "registration_closed"
+    assert "opens" in refused.value.detail
+
+
+def test_registration_that_has_closed_is_refused():
+    camp = ProgrammeFactory(registration_closes_at=datetime.now(UTC) - timedelta(minutes=1))
+    guardian, child, _ = family()
+    with pytest.raises(services.RegistrationClosed):
+        services.enrol(actor=guardian, programme_id=camp.id, child_ids=[child.id])
+
+
+def test_age_is_taken_on_the_first_day():
+    camp = ProgrammeFactory(min_age=6, max_age=8)
+    first_day = camp.starts_on
+    guardian = UserFactory()
+    turns_six_on_first_day = ChildFactory(guardian=guardian, birth_date=first_day.replace(year=first_day.year - 6))
+    turns_six_a_day_late = ChildFactory(guardian=guardian,
+                                        birth_date=first_day.replace(year=first_day.year - 6) + timedelta(days=1))
+    turned_nine = ChildFactory(guardian=guardian, birth_date=first_day.replace(year=first_day.year - 9))
+    assert services.enrol(actor=guardian, programme_id=camp.id, child_ids=[turns_six_on_first_day.id])
+    with refuses(services.OutOfAgeRange, "too young"):
+        services.enrol(actor=guardian, programme_id=camp.id, child_ids=[turns_six_a_day_late.id])
+    with refuses(services.OutOfAgeRange, "too old") as refused:
+        services.enrol(actor=guardian, programme_id=camp.id, child_ids=[turned_nine.id])
+    assert (refused.value.code, refused.value.field) == ("out_of_age_range", "child_ids")
+
+
+def test_a_missing_birth_date_is_asked_for_when_the_programme_has_an_age_range():
+    camp = ProgrammeFactory(min_age=6)
+    guardian = UserFactory()
+    child = ChildFactory(guardian=guardian, birth_date=None)
+    with refuses(services.OutOfAgeRange, "date of birth"):
+        services.enrol(actor=guardian, programme_id=camp.id, child_ids=[child.id])
+
+
+def test_a_grade_outside_the_range_is_refused():
+    camp = ProgrammeFactory(min_grade=1, max_grade=3)
+    guardian = UserFactory()
+    child = ChildFactory(guardian=guardian, grade=5)
+    with refuses(services.OutOfAgeRange, "grade"):
+        services.enrol(actor=guardian, programme_id=camp.id, child_ids=[child.id])
+
+
+def test_a_child_cannot_be_in_two_programmes_at_the_same_time():
+    morning = ProgrammeWithSessionsFactory(title="思维数学")
+    same_hours = ProgrammeWithSessionsFactory(starts_on=morning.starts_on + timedelta(days=1))
+    afternoon = ProgrammeWithSessionsFactory(starts_on=morning.starts_on, start_time=morning.end_time,
+                                             end_time=morning.end_time.replace(hour=15))
+    guardian, child, _ = family()
+    services.enrol(actor=guardian, programme_id=morning.id, child_ids=[child.id])
+    with refuses(services.Overlap, "思维数学") as refused:
+        services.enrol(actor=guardian, programme_id=same_hours.id, child_ids=[child.id])
+    assert refused.value.code == "overlap"
+    assert services.enrol(actor=guardian, programme_id=afternoon.id, child_ids=[child.id])[0].status == S.CONFIRMED
+
+
+def test_an_ended_enrolment_does_not_overlap():
+    morning = ProgrammeWithSessionsFactory()
+    same_hours = ProgrammeWithSessionsFactory(starts_on=morning.starts_on)
+    guardian, child, _ = family()
+    (first,) = services.enrol(actor=guardian, programme_id=morning.id, child_ids=[child.id])
+    services.cancel(actor=guardian, enrolment_id=first.id)
+    assert services.enrol(actor=guardian, programme_id=same_hours.id, child_ids=[child.id])
+
+
+# ---- idempotency -------------------------------------------------------------------------------------------------
+
+
+def test_enrolling_twice_answers_the_same_enrolment():
+    camp = ProgrammeFactory()
+    guardian, child, first = family(camp)
+    (again,) = services.enrol(actor=guardian, programme_id=camp.id, child_ids=[child.id])
+    assert again.id == first.id
+    assert db.session.scalar(sa.select(sa.func.count(Enrolment.id)).where(Enrolment.child_id == child.id)) == 1
+
+
+def test_the_database_allows_one_live_enrolment_per_child_and_programme():
+    camp = ProgrammeFactory()
+    _, child, _ = family(camp)
+    with pytest.raises(sa.exc.IntegrityError), db.session.begin_nested():
+        db.session.add(Enrolment(programme_id=camp.id, child_id=child.id, status=S.WAITLISTED))
+
+
+def test_a_child_whose_enrolment_ended_may_enrol_again_as_a_new_enrolment():
+    camp = ProgrammeFactory()
+    guardian, child, first = family(camp)
+    services.cancel(actor=guardian, enrolment_id=first.id)
+    (second,) = services.enrol(actor=guardian, programme_id=camp.id, child_ids=[child.id])
+    assert second.id != first.id and (first.status, second.status) == (S.CANCELLED, S.CONFIRMED)
+
+
+# ---- siblings ----------------------------------------------------------------------------------------------------
+
+
+def siblings(n=2):
+    guardian = UserFactory()
+    return guardian, [ChildFactory(guardian=guardian) for _ in range(n)]
+
+
+def test_siblings_all_or_none_with_one_seat_left_are_waitlisted_together():
+    camp = ProgrammeFactory(capacity=2)
+    family(camp)
+    guardian, kids = siblings()
+    result = services.enrol(actor=guardian, programme_id=camp.id, child_ids=[k.id for k in kids], all_or_none=True)
+    assert [e.status for e in result] == [S.WAITLISTED, S.WAITLISTED]
+    assert sorted(waitlist_positions(programme_id=camp.id).values()) == [1, 2]
+
+
+def test_siblings_all_or_none_with_two_seats_left_are_confirmed_together():
+    camp = ProgrammeFactory(capacity=2)
+    guardian, kids = siblings()
+    result = services.enrol(actor=guardian, programme_id=camp.id, child_ids=[k.id for k in kids], all_or_none=True)
+    assert [e.status for e in result] == [S.CONFIRMED, S.CONFIRMED]
+
+
+def test_siblings_without_all_or_none_take_the_seats_there_are():
+    camp = ProgrammeFactory(capacity=1)
+    guardian, kids = siblings()
+    result = services.enrol(actor=guardian, programme_id=camp.id, child_ids=[k.id for k in kids])
+    assert [e.status for e in result] == [S.CONFIRMED, S.WAITLISTED]
+
+
+# ---- day mode ----------------------------------------------------------------------------------------------------
+
+
+def test_day_mode_books_each_chosen_session_with_its_own_seats():
+    camp = DayProgrammeFactory(capacity=1)
+    first, second, third = camp.sessions
+    db.session.execute(sa.update(ProgrammeSession).where(ProgrammeSession.id == second.id)
+                       .values(capacity=0))
+    guardian, child, _ = family()
+    booked = services.enrol(actor=guardian, programme_id=camp.id, child_ids=[child.id],
+                            session_ids=[first.id, second.id])
+    assert [(e.session_id, e.status) for e in booked] == [(first.id, S.CONFIRMED), (second.id, S.WAITLISTED)]
+
+
+def test_day_mode_needs_sessions_of_this_programme_that_are_not_cancelled():
+    camp = DayProgrammeFactory()
+    other = DayProgrammeFactory()
+    guardian, child, _ = family()
+    with pytest.raises(InvalidInput):
+        services.enrol(actor=guardian, programme_id=camp.id, child_ids=[child.id])
+    with pytest.raises(InvalidInput):
+        services.enrol(actor=guardian, programme_id=camp.id, child_ids=[child.id], session_ids=[other.sessions[0].id])
+    camp.sessions[0].cancelled = True
+    with refuses(services.SessionUnavailable, "cancelled"):
+        services.enrol(actor=guardian, programme_id=camp.id, child_ids=[child.id], session_ids=[camp.sessions[0].id])
+
+
+# ---- promotion on every path that frees a seat ------------------------------------------------------------------
+
+
+@pytest.fixture
+def full_camp():
+    """One seat, taken; two families waiting."""
+    camp = ProgrammeFactory(capacity=1)
+    seated = family(camp)
+    first_waiting = family(camp)
+    second_waiting = family(camp)
+    return camp, seated, first_waiting, second_waiting
+
+
+def test_a_cancellation_promotes_the_first_on_the_waiting_list(full_camp):
+    camp, (guardian, _, seat), (waiting_guardian, _, first), (_, _, second) = full_camp
+    services.cancel(actor=guardian, enrolment_id=seat.id, reason="孩子生病")
+    assert (seat.status, first.status, second.status) == (S.CANCELLED, S.CONFIRMED, S.WAITLISTED)
+    assert seat.end_reason == "孩子生病"
+    assert kinds_for(waiting_guardian) == ["enrolment.waitlisted", "enrolment.promoted"]
+    assert waitlist_positions(programme_id=camp.id) == {second.id: 1}
+
+
+def test_cancelling_a_waitlisted_enrolment_promotes_nobody(full_camp):
+    _, (_, _, seat), (guardian, _, first), (_, _, second) = full_camp
+    services.cancel(actor=guardian, enrolment_id=first.id)
+    assert (seat.status, second.status) == (S.CONFIRMED, S.WAITLISTED)
+
+
+def test_only_the_childs_guardian_or_the_coordinator_may_cancel(full_camp):
+    camp, (_, _, seat), (other_guardian, _, _), _ = full_camp
+    with pytest.raises(NotFound):
+        services.cancel(actor=other_guardian, enrolment_id=seat.id)
+    services.cancel(actor=CoordinatorFactory(community=camp.community), enrolment_id=seat.id)
+    assert seat.status == S.CANCELLED
+
+
+def test_a_coordinator_removes_with_a_reason_and_the_seat_is_passed_on(full_camp):
+    camp, (guardian, _, seat), (_, _, first), _ = full_camp
+    coordinator = CoordinatorFactory(community=camp.community)
+    with pytest.raises(InvalidInput) as refused:
+        services.remove(actor=coordinator, enrolment_id=seat.id, reason="  ")
+    assert refused.value.field == "reason"
+    with pytest.raises(NotFound):
+        services.remove(actor=CoordinatorFactory(), enrolment_id=seat.id, reason="别的社区")
+    services.remove(actor=coordinator, enrolment_id=seat.id, reason="重复报名")
+    assert (seat.status, first.status) == (S.REMOVED, S.CONFIRMED)
+    assert kinds_for(guardian)[-1] == "enrolment.removed"
+
+
+def test_raising_the_capacity_promotes_as_many_as_the_new_seats(full_camp):
+    camp, _, (_, _, first), (_, _, second) = full_camp
+    coordinator = CoordinatorFactory(community=camp.community)
+    services.change_capacity(actor=coordinator, programme_id=camp.id, capacity=2)
+    assert (first.status, second.status) == (S.CONFIRMED, S.WAITLISTED)
+    services.change_capacity(actor=coordinator, programme_id=camp.id, capacity=10)
+    assert second.status == S.CONFIRMED
+
+
+def test_lowering_the_capacity_below_the_seats_taken_is_refused_and_nobody_is_removed(full_camp):
+    camp, (_, _, seat), _, _ = full_camp
+    coordinator = CoordinatorFactory(community=camp.community)
+    services.change_capacity(actor=coordinator, programme_id=camp.id, capacity=1)  # exactly the seats taken: fine
+    with pytest.raises(services.CapacityBelowTaken) as refused:
+        services.change_capacity(actor=coordinator, programme_id=camp.id, capacity=0)
+    assert (refused.value.code, refused.value.field) == ("capacity_below_taken", "capacity")
+    assert "1" in refused.value.detail
+    assert (camp.capacity, seat.status) == (1, S.CONFIRMED)
+
+
+def test_offer_mode_offers_the_freed_seat_and_accepting_confirms_it(full_camp):
+    camp, (guardian, _, seat), (waiting_guardian, _, first), _ = full_camp
+    camp.promotion, camp.offer_hours = Promotion.OFFER, 24
+    services.cancel(actor=guardian, enrolment_id=seat.id)
+    assert first.status == S.OFFERED
+    assert first.offer_expires_at - datetime.now(UTC) > timedelta(hours=23)
+    assert kinds_for(waiting_guardian)[-1] == "enrolment.offered"
+    services.accept_offer(actor=waiting_guardian, enrolment_id=first.id)
+    assert first.status == S.CONFIRMED
+
+
+def test_declining_an_offer_passes_it_to_the_next_family(full_camp):
+    camp, (guardian, _, seat), (waiting_guardian, _, first), (_, _, second) = full_camp
+    camp.promotion = Promotion.OFFER
+    services.cancel(actor=guardian, enrolment_id=seat.id)
+    services.decline_offer(actor=waiting_guardian, enrolment_id=first.id)
+    assert (first.status, second.status) == (S.DECLINED, S.OFFERED)
+
+
+def test_an_expired_offer_is_refused_and_the_job_passes_it_on_once(full_camp, time_machine):
+    camp, (guardian, _, seat), (waiting_guardian, _, first), (_, _, second) = full_camp
+    camp.promotion, camp.offer_hours = Promotion.OFFER, 24
+    services.cancel(actor=guardian, enrolment_id=seat.id)
+    time_machine.move_to(datetime.now(UTC) + timedelta(hours=25))
+    with pytest.raises(services.OfferExpired) as refused:
+        services.accept_offer(actor=waiting_guardian, enrolment_id=first.id)
+    assert refused.value.code == "offer_expired"
+    assert services.expire_offers() == 1
+    assert (first.status, second.status) == (S.EXPIRED, S.OFFERED)
+    assert kinds_for(waiting_guardian)[-1] == "enrolment.expired"
+    assert services.expire_offers() == 0  # idempotent: nothing more to do
+    assert second.status == S.OFFERED
+    with pytest.raises(services.OfferExpired):
+        services.accept_offer(actor=waiting_guardian, enrolment_id=first.id)
+
+
+def test_an_open_offer_holds_its_seat_against_newcomers(full_camp):
+    camp, (guardian, _, seat), _, _ = full_camp
+    camp.promotion = Promotion.OFFER
+    services.cancel(actor=guardian, enrolment_id=seat.id)
+    assert family(camp)[2].status == S.WAITLISTED
+
+
+def test_priority_groups_are_promoted_before_earlier_arrivals():
+    camp = ProgrammeFactory(capacity=1)
+    residents = PriorityGroupFactory(programme=camp, rank=1)
+    guardian, _, seat = family(camp)
+    _, _, early_outsider = family(camp)
+    resident_guardian = UserFactory()
+    resident_child = ChildFactory(guardian=resident_guardian)
+    (resident,) = services.enrol(actor=resident_guardian, programme_id=camp.id, child_ids=[resident_child.id],
+                                 priority_group_id=residents.id)
+    assert resident.priority == 1
+    assert waitlist_positions(programme_id=camp.id) == {resident.id: 1, early_outsider.id: 2}
+    services.cancel(actor=guardian, enrolment_id=seat.id)
+    assert (resident.status, early_outsider.status) == (S.CONFIRMED, S.WAITLISTED)
+
+
+def test_a_priority_group_of_another_programme_is_refused():
+    camp = ProgrammeFactory()
+    other_group = PriorityGroupFactory()
+    guardian, child, _ = family()
+    with pytest.raises(InvalidInput):
+        services.enrol(actor=guardian, programme_id=camp.id, child_ids=[child.id], priority_group_id=other_group.id)
+
+
+# ---- leave (请假) ------------------------------------------------------------------------------------------------
+
+
+def test_leave_needs_a_seat_in_the_session():
+    camp = ProgrammeWithSessionsFactory(capacity=1)
+    family(camp)
+    guardian, child, waiting = family(camp)
+    assert waiting.status == S.WAITLISTED
+    with pytest.raises(services.NoSeat) as refused:
+        services.request_leave(actor=guardian, child_id=child.id, session_ids=[camp.sessions[0].id], reason="发烧")
+    assert refused.value.code == "no_seat"
+
+
+def test_leave_is_recorded_once_per_session_and_can_be_withdrawn():
+    camp = ProgrammeWithSessionsFactory()
+    guardian, child, _ = family(camp)
+    first, second = camp.sessions[0], camp.sessions[1]
+    leaves = services.request_leave(actor=guardian, child_id=child.id, session_ids=[first.id, second.id],
+                                    reason="回老家")
+    again = services.request_leave(actor=guardian, child_id=child.id, session_ids=[first.id], reason="回老家")
+    assert again[0].id == leaves[0].id
+    services.cancel_leave(actor=guardian, leave_id=leaves[0].id)
+    assert leaves[0].cancelled_at is not None
+    (renewed,) = services.request_leave(actor=guardian, child_id=child.id, session_ids=[first.id], reason="还是回")
+    assert renewed.id == leaves[0].id and renewed.cancelled_at is None
+
+
+def test_leave_is_only_for_sessions_that_have_not_started(time_machine):
+    camp = ProgrammeWithSessionsFactory()
+    guardian, child, _ = family(camp)
+    time_machine.move_to(camp.sessions[0].starts_at + timedelta(minutes=5))
+    with pytest.raises(services.SessionUnavailable):
+        services.request_leave(actor=guardian, child_id=child.id, session_ids=[camp.sessions[0].id], reason="")
+
+
+def test_only_a_guardian_asks_leave_for_a_child():
+    camp = ProgrammeWithSessionsFactory()
+    _, child, _ = family(camp)
+    with pytest.raises(NotFound):
+        services.request_leave(actor=UserFactory(), child_id=child.id, session_ids=[camp.sessions[0].id], reason="")
+
+
+def test_a_programme_that_has_ended_cannot_be_enrolled_in(time_machine):
+    camp = ProgrammeFactory(registration_closes_at=None)
+    guardian, child, _ = family()
+    time_machine.move_to(datetime.combine(camp.ends_on + timedelta(days=2), datetime.min.time(), tzinfo=UTC))
+    assert date.today() > camp.ends_on
+    with pytest.raises(services.RegistrationClosed):
+        services.enrol(actor=guardian, programme_id=camp.id, child_ids=[child.id])

@@ -1,0 +1,603 @@
+"""The enrolment screens: parents browse, enrol, see their places and schedule; coordinators manage the list."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from icalendar import Calendar
+
+from childcare.db import db
+from childcare.enrolment.models import Enrolment, EnrolmentStatus, Leave
+from childcare.notifications.models import Notification
+from childcare.programmes.models import Allocation, EnrolmentMode, ProgrammeKind, Promotion
+from tests.enrolment.view_factories import (
+    ChildFactory,
+    EnrolmentFactory,
+    LeaveFactory,
+    add_sessions,
+    fresh,
+    programme_with_sessions,
+)
+from tests.factories import CommunityFactory, CoordinatorFactory, ProgrammeFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def english(client):
+    client.set_cookie("lang", "en")
+
+
+def text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def enrolments_of(child) -> list[Enrolment]:
+    return list(db.session.scalars(sa.select(Enrolment).where(Enrolment.child_id == child.id)
+                                   .order_by(Enrolment.id).execution_options(populate_existing=True)))
+
+
+# ---- browsing ------------------------------------------------------------------------------------------------------
+
+
+def test_anyone_browses_published_programmes_with_seats_left_and_the_page_links_them(client):
+    shown = programme_with_sessions(title="七色花成长营地", capacity=15)
+    ProgrammeFactory(title="内部测试班", published=False)
+    EnrolmentFactory(programme=shown)
+
+    page = text(client.get("/programmes/"))
+
+    assert "七色花成长营地" in page and "内部测试班" not in page
+    assert f'href="/programmes/{shown.id}"' in page
+    assert "14 seats left" in page
+
+
+def test_browse_filters_by_community_kind_and_date(client):
+    community = CommunityFactory()
+    camp = ProgrammeFactory(community=community, title="暑期小荷课堂", kind=ProgrammeKind.HOLIDAY_CAMP)
+    after_school = ProgrammeFactory(title="四点半课堂", kind=ProgrammeKind.AFTER_SCHOOL,
+                                    starts_on=date.today() + timedelta(days=60),
+                                    ends_on=date.today() + timedelta(days=90))
+
+    by_community = text(client.get(f"/programmes/?community_id={community.id}"))
+    assert camp.title in by_community and after_school.title not in by_community
+
+    by_kind = text(client.get("/programmes/?kind=after_school"))
+    assert after_school.title in by_kind and camp.title not in by_kind
+
+    on_day = (date.today() + timedelta(days=70)).isoformat()
+    by_date = text(client.get(f"/programmes/?on_date={on_day}"))
+    assert after_school.title in by_date and camp.title not in by_date
+
+
+def test_fits_my_child_keeps_programmes_for_the_childs_age_on_the_first_day_and_grade(client, login_as):
+    guardian = UserFactory()
+    first_day = date.today() + timedelta(days=30)
+    child = ChildFactory(guardian=guardian, grade=2, birth_date=first_day.replace(year=first_day.year - 7))
+    fits = ProgrammeFactory(title="幼小识字", starts_on=first_day, min_age=6, max_age=8)
+    too_old = ProgrammeFactory(title="初中数学", starts_on=first_day, min_age=12)
+    wrong_grade = ProgrammeFactory(title="高年级阅读", starts_on=first_day, min_grade=4, max_grade=6)
+    login_as(guardian)
+
+    page = text(client.get(f"/programmes/?child_id={child.id}"))
+
+    assert fits.title in page
+    assert too_old.title not in page and wrong_grade.title not in page
+
+
+def test_someone_elses_child_is_no_filter(client, login_as):
+    guardian = UserFactory()
+    stranger_child = ChildFactory(grade=9)
+    programme = ProgrammeFactory(title="低年级托管", max_grade=2)
+    login_as(guardian)
+
+    page = text(client.get(f"/programmes/?child_id={stranger_child.id}"))
+
+    assert programme.title in page
+    assert stranger_child.name not in page
+
+
+def queries_of(client, count_queries, url: str) -> int:
+    """SQL statements one page view runs (after a first view, so that the login's own reads are the same)."""
+    client.get(url)
+    with count_queries() as n:
+        response = client.get(url)
+    assert response.status_code == 200
+    return n()
+
+
+def test_the_programme_list_costs_the_same_queries_for_2_or_20_programmes(client, login_as, count_queries):
+    guardian = UserFactory()
+    child = ChildFactory(guardian=guardian)
+    login_as(guardian)
+    url = f"/programmes/?child_id={child.id}"
+
+    def add(count: int) -> None:
+        for _ in range(count):
+            EnrolmentFactory(programme=programme_with_sessions(2), status=EnrolmentStatus.WAITLISTED)
+
+    add(2)
+    small = queries_of(client, count_queries, url)
+    add(18)
+    large = queries_of(client, count_queries, url)
+
+    assert text(client.get(url)).count('data-testid="programme"') == 20
+    assert small == large <= 12
+
+
+# ---- the programme page --------------------------------------------------------------------------------------------
+
+
+def test_the_programme_page_shows_schedule_venue_fee_themes_and_seats_to_anyone(client):
+    programme = programme_with_sessions(3, title="七色花成长营地", capacity=2, fee_cents=1500,
+                                        themes="红色传承,安全教育,阅读分享")
+    EnrolmentFactory(programme=programme)
+    EnrolmentFactory(programme=programme, status=EnrolmentStatus.PENDING)
+    EnrolmentFactory(programme=programme, status=EnrolmentStatus.WAITLISTED)
+
+    page = text(client.get(f"/programmes/{programme.id}"))
+
+    assert programme.venue.name in page
+    assert "¥15" in page
+    assert "安全教育" in page
+    assert "Full" in page and "1 waiting" in page
+    assert page.count('<li') >= 3
+    assert "Log in to sign up your child." in page
+
+
+def test_an_unpublished_programme_is_not_found(client):
+    programme = ProgrammeFactory(published=False)
+    assert client.get(f"/programmes/{programme.id}").status_code == 404
+
+
+def test_a_guardian_sees_a_form_with_their_own_children_only(client, login_as):
+    guardian = UserFactory()
+    mine = ChildFactory(guardian=guardian, name="王小红")
+    theirs = ChildFactory(name="李小刚")
+    programme = programme_with_sessions(2)
+    login_as(guardian)
+
+    page = text(client.get(f"/programmes/{programme.id}"))
+
+    assert f'action="/programmes/{programme.id}/enrol"' in page
+    assert mine.name in page and theirs.name not in page
+    assert "All of them or none" in page
+
+
+def test_day_mode_lists_each_session_with_its_seats_left(client, login_as):
+    guardian = UserFactory()
+    ChildFactory(guardian=guardian)
+    programme = ProgrammeFactory(mode=EnrolmentMode.DAY, capacity=5)
+    first, second = add_sessions(programme, 2)
+    EnrolmentFactory(programme=programme, session=first)
+    login_as(guardian)
+
+    page = text(client.get(f"/programmes/{programme.id}"))
+
+    assert f'name="session_ids" type="checkbox" value="{first.id}"' in page
+    assert "4 seats left" in page and "5 seats left" in page
+
+
+@pytest.mark.parametrize("mode", [EnrolmentMode.WHOLE, EnrolmentMode.DAY])
+def test_the_programme_page_costs_the_same_queries_however_many_sessions_and_children(
+        client, login_as, count_queries, mode):
+    guardian = UserFactory()
+    kids = [ChildFactory(guardian=guardian)]
+    programme = ProgrammeFactory(mode=mode, ends_on=date.today() + timedelta(days=60))
+    sessions = add_sessions(programme, 2)
+    EnrolmentFactory(programme=programme, session=sessions[0] if mode == EnrolmentMode.DAY else None, child=kids[0])
+    login_as(guardian)
+    url = f"/programmes/{programme.id}"
+    small = queries_of(client, count_queries, url)
+
+    guardian, programme = fresh(guardian), fresh(programme)
+    kids = [fresh(kids[0])] + [ChildFactory(guardian=guardian) for _ in range(3)]
+    more = add_sessions(programme, 20, skip_days=2)
+    for kid, session in zip(kids[1:], more, strict=False):
+        EnrolmentFactory(programme=programme, session=session if mode == EnrolmentMode.DAY else None, child=kid)
+    db.session.expire_all()
+    large = queries_of(client, count_queries, url)
+
+    assert small == large <= 12
+
+
+# ---- enrolling -----------------------------------------------------------------------------------------------------
+
+
+def test_a_guardian_enrols_a_child_and_sees_it_confirmed(client, login_as, post_form):
+    guardian = UserFactory()
+    child = ChildFactory(guardian=guardian, name="王小红")
+    programme = programme_with_sessions(2, capacity=3)
+    login_as(guardian)
+
+    response = post_form(f"/programmes/{programme.id}/enrol", {"child_ids": [child.id]},
+                         token_from=f"/programmes/{programme.id}", follow_redirects=True)
+
+    assert response.request.path == "/enrolments/"
+    assert "王小红 is enrolled." in text(response)
+    assert [e.status for e in enrolments_of(child)] == [EnrolmentStatus.CONFIRMED]
+
+
+def test_the_last_seat_taken_the_next_child_is_told_its_waiting_position(client, login_as, post_form):
+    programme = programme_with_sessions(2, capacity=1)
+    EnrolmentFactory(programme=programme)
+    guardian = UserFactory()
+    child = ChildFactory(guardian=guardian, name="赵小乐")
+    login_as(guardian)
+
+    response = post_form(f"/programmes/{programme.id}/enrol", {"child_ids": [child.id]},
+                         token_from=f"/programmes/{programme.id}", follow_redirects=True)
+
+    assert "赵小乐 is on the waiting list at position 1." in text(response)
+    assert 'data-testid="position">Position 1 on the waiting list' in text(response)
+
+
+def test_all_or_none_puts_nobody_in_when_there_are_not_seats_for_every_child(client, login_as, post_form):
+    programme = programme_with_sessions(2, capacity=1)
+    guardian = UserFactory()
+    twins = [ChildFactory(guardian=guardian), ChildFactory(guardian=guardian)]
+    login_as(guardian)
+
+    post_form(f"/programmes/{programme.id}/enrol", {"child_ids": [c.id for c in twins], "all_or_none": "y"},
+              token_from=f"/programmes/{programme.id}")
+
+    assert [e.status for c in twins for e in enrolments_of(c)] == [EnrolmentStatus.WAITLISTED] * 2
+
+
+def test_enrolling_nobody_is_refused_on_the_form(client, login_as, post_form):
+    guardian = UserFactory()
+    ChildFactory(guardian=guardian)
+    programme = programme_with_sessions(1)
+    login_as(guardian)
+
+    response = post_form(f"/programmes/{programme.id}/enrol", {}, token_from=f"/programmes/{programme.id}")
+
+    assert response.status_code == 200
+    assert "Choose at least one child." in text(response)
+
+
+def test_a_child_out_of_the_age_range_is_refused_on_the_form(client, login_as, post_form):
+    guardian = UserFactory()
+    first_day = date.today() + timedelta(days=30)
+    child = ChildFactory(guardian=guardian, name="小宝", birth_date=first_day.replace(year=first_day.year - 4))
+    programme = programme_with_sessions(1, starts_on=first_day, min_age=6)
+    login_as(guardian)
+
+    response = post_form(f"/programmes/{programme.id}/enrol", {"child_ids": [child.id]},
+                         token_from=f"/programmes/{programme.id}")
+
+    assert response.status_code == 200
+    assert "too young" in text(response)
+    assert enrolments_of(child) == []
+
+
+def test_someone_elses_child_cannot_be_enrolled(client, login_as, post_form):
+    guardian = UserFactory()
+    ChildFactory(guardian=guardian)
+    stranger = ChildFactory()
+    programme = programme_with_sessions(1)
+    login_as(guardian)
+
+    response = post_form(f"/programmes/{programme.id}/enrol", {"child_ids": [stranger.id]},
+                         token_from=f"/programmes/{programme.id}")
+
+    assert response.status_code == 200
+    assert enrolments_of(stranger) == []
+
+
+def test_day_mode_enrols_in_the_sessions_ticked(client, login_as, post_form):
+    guardian = UserFactory()
+    child = ChildFactory(guardian=guardian)
+    programme = ProgrammeFactory(mode=EnrolmentMode.DAY, capacity=5)
+    first, _second, third = add_sessions(programme, 3)
+    login_as(guardian)
+
+    post_form(f"/programmes/{programme.id}/enrol", {"child_ids": [child.id], "session_ids": [first.id, third.id]},
+              token_from=f"/programmes/{programme.id}")
+
+    assert sorted(e.session_id for e in enrolments_of(child)) == [first.id, third.id]
+
+
+def test_enrolling_needs_a_login(client, post_form):
+    programme = programme_with_sessions(1)
+    response = post_form(f"/programmes/{programme.id}/enrol", {"child_ids": ["1"]},
+                         token_from=f"/programmes/{programme.id}")
+    assert response.status_code == 401
+
+
+# ---- my enrolments: cancel, accept, decline ------------------------------------------------------------------------
+
+
+def test_my_enrolments_show_status_titles_and_an_offer_with_its_expiry(client, login_as):
+    guardian = UserFactory()
+    child = ChildFactory(guardian=guardian, name="王小红")
+    EnrolmentFactory(child=child, status=EnrolmentStatus.OFFERED)
+    EnrolmentFactory(child=child, status=EnrolmentStatus.CANCELLED)
+    EnrolmentFactory(status=EnrolmentStatus.CONFIRMED)  # someone else's
+    login_as(guardian)
+
+    page = text(client.get("/enrolments/"))
+
+    assert "Seat offered" in page and "Cancelled" in page
+    assert "Please answer by" in page
+    assert "Accept the seat" in page and "Decline" in page
+    assert page.count('data-testid="enrolment"') == 1
+
+
+def test_a_guardian_cancels_and_the_next_family_is_offered_the_seat(client, login_as, post_form):
+    programme = programme_with_sessions(2, capacity=1, promotion=Promotion.OFFER)
+    guardian = UserFactory()
+    child = ChildFactory(guardian=guardian)
+    mine = EnrolmentFactory(programme=programme, child=child)
+    other_parent = UserFactory()
+    waiting = EnrolmentFactory(programme=programme, child=ChildFactory(guardian=other_parent),
+                               status=EnrolmentStatus.WAITLISTED)
+    login_as(guardian)
+
+    response = post_form(f"/enrolments/{mine.id}/cancel", {"reason": "搬家了"}, token_from="/enrolments/",
+                         follow_redirects=True)
+
+    assert "The enrolment has been cancelled." in text(response)
+    mine = fresh(mine)
+    waiting = fresh(waiting)
+    assert mine.status == EnrolmentStatus.CANCELLED and mine.end_reason == "搬家了"
+    assert waiting.status == EnrolmentStatus.OFFERED
+    assert db.session.scalar(sa.select(Notification).where(Notification.user_id == other_parent.id,
+                                                           Notification.kind == "enrolment.offered"))
+
+
+def test_accepting_an_offer_confirms_the_seat(client, login_as, post_form):
+    guardian = UserFactory()
+    offer = EnrolmentFactory(child=ChildFactory(guardian=guardian), status=EnrolmentStatus.OFFERED)
+    login_as(guardian)
+
+    response = post_form(f"/enrolments/{offer.id}/accept", {}, token_from="/enrolments/", follow_redirects=True)
+
+    assert "You accepted the seat" in text(response)
+    offer = fresh(offer)
+    assert offer.status == EnrolmentStatus.CONFIRMED
+
+
+def test_declining_an_offer_ends_it(client, login_as, post_form):
+    guardian = UserFactory()
+    offer = EnrolmentFactory(child=ChildFactory(guardian=guardian), status=EnrolmentStatus.OFFERED)
+    login_as(guardian)
+
+    post_form(f"/enrolments/{offer.id}/decline", {}, token_from="/enrolments/")
+
+    offer = fresh(offer)
+    assert offer.status == EnrolmentStatus.DECLINED
+
+
+def test_accepting_an_expired_offer_says_so(client, login_as, post_form):
+    guardian = UserFactory()
+    offer = EnrolmentFactory(child=ChildFactory(guardian=guardian), status=EnrolmentStatus.OFFERED,
+                             offer_expires_at=datetime.now(UTC) - timedelta(minutes=1))
+    login_as(guardian)
+
+    response = post_form(f"/enrolments/{offer.id}/accept", {}, token_from="/enrolments/", follow_redirects=True)
+
+    assert "this offer has expired" in text(response)
+
+
+def test_someone_elses_enrolment_cannot_be_cancelled(client, login_as, post_form):
+    theirs = EnrolmentFactory()
+    login_as(UserFactory())
+
+    response = post_form(f"/enrolments/{theirs.id}/cancel", {}, token_from="/enrolments/")
+
+    assert response.status_code == 404
+    theirs = fresh(theirs)
+    assert theirs.status == EnrolmentStatus.CONFIRMED
+
+
+# ---- my schedule, leave and the calendar feed ----------------------------------------------------------------------
+
+
+def test_my_schedule_lists_my_childrens_sessions_with_a_leave_form_and_a_private_feed(client, login_as):
+    guardian = UserFactory()
+    child = ChildFactory(guardian=guardian, name="王小红")
+    programme = programme_with_sessions(3, title="小荷课堂", starts_on=date.today() + timedelta(days=2))
+    EnrolmentFactory(programme=programme, child=child)
+    login_as(guardian)
+
+    page = text(client.get("/schedule/"))
+
+    assert page.count('data-testid="session"') == 3
+    assert "Request leave for 王小红" in page
+    guardian = fresh(guardian)
+    assert guardian.calendar_token and len(guardian.calendar_token) >= 40
+    assert f"/schedule/{guardian.calendar_token}.ics" in page
+
+
+def test_a_guardian_requests_and_withdraws_leave(client, login_as, post_form):
+    guardian = UserFactory()
+    child = ChildFactory(guardian=guardian)
+    programme = programme_with_sessions(2, starts_on=date.today() + timedelta(days=2))
+    EnrolmentFactory(programme=programme, child=child)
+    session = programme.sessions[0]
+    login_as(guardian)
+
+    response = post_form("/leave", {"child_id": child.id, "session_id": session.id, "reason": "感冒"},
+                         token_from="/schedule/", follow_redirects=True)
+
+    assert "Leave has been requested." in text(response)
+    leave = db.session.scalar(sa.select(Leave).where(Leave.child_id == child.id))
+    assert leave.session_id == session.id and leave.reason == "感冒"
+    assert 'data-testid="leave"' in text(response)
+
+    post_form(f"/leave/{leave.id}/cancel", {}, token_from="/schedule/")
+    leave = fresh(leave)
+    assert leave.cancelled_at is not None
+
+
+def test_leave_for_a_session_without_a_seat_is_refused(client, login_as, post_form):
+    guardian = UserFactory()
+    child = ChildFactory(guardian=guardian)
+    programme = programme_with_sessions(1, starts_on=date.today() + timedelta(days=2))
+    session_id = programme.sessions[0].id
+    login_as(guardian)
+
+    response = post_form("/leave", {"child_id": child.id, "session_id": session_id},
+                         token_from="/schedule/", follow_redirects=True)
+
+    assert "has no seat" in text(response)
+
+
+def test_my_schedule_costs_the_same_queries_however_many_sessions_and_children(client, login_as, count_queries):
+    guardian = UserFactory(calendar_token="schedule-budget-token")
+    kids = [ChildFactory(guardian=guardian)]
+    login_as(guardian)
+
+    def add_programme(index: int) -> None:
+        start = date.today() + timedelta(days=2 + index * 7)
+        programme = programme_with_sessions(5, starts_on=start, ends_on=start + timedelta(days=5))
+        for kid in kids:
+            EnrolmentFactory(programme=programme, child=kid)
+        LeaveFactory(child=kids[0], session=programme.sessions[0])
+
+    add_programme(0)
+    small = queries_of(client, count_queries, "/schedule/")
+    guardian = fresh(guardian)
+    kids[:] = [fresh(kids[0])] + [ChildFactory(guardian=guardian) for _ in range(2)]
+    for index in range(1, 5):
+        add_programme(index)
+    db.session.expire_all()
+    large = queries_of(client, count_queries, "/schedule/")
+
+    assert text(client.get("/schedule/")).count('data-testid="session"') == 5 + 4 * 3 * 5
+    assert small == large <= 8
+
+
+def test_the_calendar_feed_is_public_by_its_secret_token_and_marks_leave(client, login_as):
+    guardian = UserFactory()
+    guardian.calendar_token = "secret-token-for-tests-0123456789abcdefghijk"
+    db.session.commit()
+    child = ChildFactory(guardian=guardian, name="王小红")
+    programme = programme_with_sessions(2, title="小荷课堂", starts_on=date.today() + timedelta(days=2))
+    EnrolmentFactory(programme=programme, child=child)
+    LeaveFactory(child=child, session=programme.sessions[0])
+
+    response = client.get(f"/schedule/{guardian.calendar_token}.ics")
+
+    assert response.status_code == 200
+    assert response.mimetype == "text/calendar"
+    events = Calendar.from_ical(response.data).walk("VEVENT")
+    assert len(events) == 2
+    assert all("王小红" in str(e["summary"]) and "小荷课堂" in str(e["summary"]) for e in events)
+    assert sorted(str(e["status"]) for e in events) == ["CANCELLED", "CONFIRMED"]
+    assert client.get("/schedule/not-a-token.ics").status_code == 404
+
+
+# ---- coordinators --------------------------------------------------------------------------------------------------
+
+
+def coordinator_with_programme(**kwargs):
+    community = CommunityFactory()
+    coordinator = CoordinatorFactory(community=community)
+    programme = programme_with_sessions(2, community=community, **kwargs)
+    return coordinator, programme
+
+
+def test_the_coordinator_sees_every_enrolment_with_waiting_positions(client, login_as):
+    coordinator, programme = coordinator_with_programme(capacity=1)
+    EnrolmentFactory(programme=programme, child=ChildFactory(name="甲"))
+    EnrolmentFactory(programme=programme, child=ChildFactory(name="乙"), status=EnrolmentStatus.WAITLISTED)
+    EnrolmentFactory(programme=programme, child=ChildFactory(name="丙"), status=EnrolmentStatus.WAITLISTED)
+    EnrolmentFactory(programme=programme, child=ChildFactory(name="丁"), status=EnrolmentStatus.CANCELLED)
+    login_as(coordinator)
+
+    page = text(client.get(f"/manage/programmes/{programme.id}/enrolments"))
+    assert page.count('data-testid="enrolment-row"') == 3
+    assert re.findall(r'data-testid="position">Position (\d)', page) == ["1", "2"]
+    assert "丁" not in page
+
+    everything = text(client.get(f"/manage/programmes/{programme.id}/enrolments?status=all"))
+    assert everything.count('data-testid="enrolment-row"') == 4
+    cancelled = text(client.get(f"/manage/programmes/{programme.id}/enrolments?status=cancelled"))
+    assert cancelled.count('data-testid="enrolment-row"') == 1 and "丁" in cancelled
+
+
+def test_another_communitys_coordinator_and_a_guardian_cannot_manage(client, login_as):
+    _coordinator, programme = coordinator_with_programme()
+    login_as(CoordinatorFactory())
+    assert client.get(f"/manage/programmes/{programme.id}/enrolments").status_code == 404
+    login_as(UserFactory())
+    assert client.get(f"/manage/programmes/{programme.id}/enrolments").status_code == 403
+
+
+def test_the_coordinator_removes_with_a_reason_and_the_waiting_child_moves_up(client, login_as, post_form):
+    coordinator, programme = coordinator_with_programme(capacity=1)
+    seated = EnrolmentFactory(programme=programme)
+    waiting = EnrolmentFactory(programme=programme, status=EnrolmentStatus.WAITLISTED)
+    login_as(coordinator)
+    url = f"/manage/programmes/{programme.id}/enrolments"
+
+    refused = post_form(f"{url}/{seated.id}/remove", {"reason": ""}, token_from=url)
+    assert refused.status_code == 200 and "This field is required." in text(refused)
+
+    response = post_form(f"{url}/{seated.id}/remove", {"reason": "长期未到"}, token_from=url, follow_redirects=True)
+    assert "removed from the programme" in text(response)
+    seated = fresh(seated)
+    waiting = fresh(waiting)
+    assert seated.status == EnrolmentStatus.REMOVED and seated.end_reason == "长期未到"
+    assert waiting.status == EnrolmentStatus.CONFIRMED
+
+
+def test_the_coordinator_approves_a_pending_enrolment(client, login_as, post_form):
+    coordinator, programme = coordinator_with_programme(needs_approval=True)
+    pending = EnrolmentFactory(programme=programme, status=EnrolmentStatus.PENDING)
+    login_as(coordinator)
+    url = f"/manage/programmes/{programme.id}/enrolments"
+
+    page = text(client.get(url))
+    assert f'action="{url}/{pending.id}/approve"' in page
+    post_form(f"{url}/{pending.id}/approve", {}, token_from=url)
+
+    pending = fresh(pending)
+    assert pending.status == EnrolmentStatus.CONFIRMED
+
+
+def test_the_coordinator_changes_capacity_but_not_below_the_seats_taken(client, login_as, post_form):
+    coordinator, programme = coordinator_with_programme(capacity=3)
+    EnrolmentFactory(programme=programme)
+    EnrolmentFactory(programme=programme)
+    login_as(coordinator)
+    url = f"/manage/programmes/{programme.id}/enrolments"
+
+    refused = post_form(f"/manage/programmes/{programme.id}/capacity", {"capacity": 1}, token_from=url)
+    assert refused.status_code == 200 and "cannot be lower than the 2 seats" in text(refused)
+
+    post_form(f"/manage/programmes/{programme.id}/capacity", {"capacity": 8}, token_from=url)
+    programme = fresh(programme)
+    assert programme.capacity == 8
+
+
+def test_the_draw_is_run_by_the_coordinator_and_published_with_its_seed(client, login_as, post_form):
+    coordinator, programme = coordinator_with_programme(capacity=1, allocation=Allocation.DRAW)
+    for name in ("张小一", "李小二", "王小三"):
+        EnrolmentFactory(programme=programme, child=ChildFactory(name=name), status=EnrolmentStatus.WAITLISTED)
+    login_as(coordinator)
+    url = f"/manage/programmes/{programme.id}/enrolments"
+    assert "Make the draw" in text(client.get(url))
+
+    response = post_form(f"/manage/programmes/{programme.id}/draw", {"seed": "20260701"}, token_from=url,
+                         follow_redirects=True)
+
+    assert response.request.path == f"/programmes/{programme.id}/draw"
+    page = text(response)
+    assert 'data-testid="seed">20260701' in page
+    assert page.count('data-testid="draw-rank"') == 3
+    assert "张小一" not in page and "张**" in page
+    statuses = sorted(e.status for e in db.session.scalars(
+        sa.select(Enrolment).where(Enrolment.programme_id == programme.id)
+        .execution_options(populate_existing=True)))
+    assert statuses.count(EnrolmentStatus.CONFIRMED) == 1
+
+
+def test_nobody_but_the_communitys_coordinator_may_run_the_draw(client, login_as, post_form):
+    _coordinator, programme = coordinator_with_programme(allocation=Allocation.DRAW)
+    login_as(CoordinatorFactory())
+    response = post_form(f"/manage/programmes/{programme.id}/draw", {}, token_from="/programmes/")
+    assert response.status_code == 404

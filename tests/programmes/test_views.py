@@ -1,0 +1,205 @@
+"""A coordinator manages the programmes of their community on the phone: list, create, edit, sessions, calendar."""
+
+from datetime import UTC, date, datetime, time
+
+import sqlalchemy as sa
+
+from childcare.db import db
+from childcare.programmes.models import CalendarDay, Programme, ProgrammeSession
+from tests.factories import (
+    AdminFactory,
+    CommunityFactory,
+    CoordinatorFactory,
+    ProgrammeFactory,
+    UserFactory,
+    VenueFactory,
+)
+from tests.programmes.factories import SessionFactory
+
+FORM = {"kind": "after_school", "title": "杏北四点半课堂", "capacity": "20", "mode": "whole",
+        "allocation": "first_come", "promotion": "auto", "offer_hours": "24", "published": "y",
+        "starts_on": "2026-09-28", "ends_on": "2026-10-16", "weekdays": ["1", "2", "3", "4", "5"],
+        "start_time": "16:30", "end_time": "18:30", "excluded_dates": "2026-10-09, 2026-10-12",
+        "fee_yuan": "", "registration_opens_at": "2026-09-01T08:00", "registration_closes_at": "",
+        "priority_groups": "本社区双职工家庭\n其他家庭", "min_grade": "1", "max_grade": "6"}
+
+
+def _coordinator():
+    community = CommunityFactory()
+    return CoordinatorFactory(community=community), community
+
+
+def test_a_guardian_is_refused_the_coordinator_screens(client, login_as):
+    login_as(UserFactory())
+    assert client.get("/manage/programmes/").status_code == 403
+    assert client.get("/manage/programmes/new").status_code == 403
+    assert client.get("/manage/programmes/calendar").status_code == 403
+
+
+def test_the_list_shows_only_the_programmes_of_the_coordinators_community(client, login_as):
+    coordinator, community = _coordinator()
+    ProgrammeFactory(community=community, title="我们的暑期班")
+    ProgrammeFactory(title="别人的暑期班")
+    login_as(coordinator)
+
+    page = client.get("/manage/programmes/").get_data(as_text=True)
+
+    assert "我们的暑期班" in page and "别人的暑期班" not in page
+
+
+def test_a_coordinator_creates_an_after_school_class_with_the_form(client, login_as, post_form):
+    coordinator, community = _coordinator()
+    venue = VenueFactory(community=community, name="党群服务中心二楼")
+    login_as(coordinator)
+
+    response = post_form("/manage/programmes/new", {**FORM, "community_id": str(community.id),
+                                                    "venue_id": str(venue.id)})
+
+    assert response.status_code == 302
+    programme = db.session.scalar(sa.select(Programme).where(Programme.title == "杏北四点半课堂"))
+    assert programme.community_id == community.id and programme.venue_id == venue.id
+    assert programme.excluded_dates == ["2026-10-09", "2026-10-12"]
+    assert programme.registration_opens_at == datetime(2026, 9, 1, 0, 0, tzinfo=UTC)
+    assert [g.name for g in programme.priority_groups] == ["本社区双职工家庭", "其他家庭"]
+    dates = {s.on_date for s in db.session.scalars(sa.select(ProgrammeSession)
+                                                      .where(ProgrammeSession.programme_id == programme.id))}
+    assert date(2026, 10, 1) not in dates and date(2026, 10, 9) not in dates and date(2026, 10, 10) in dates
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "党群服务中心二楼" in page and "16:30" in page
+
+
+def test_a_refused_rule_comes_back_on_the_form_not_as_an_error_page(client, login_as, post_form):
+    coordinator, community = _coordinator()
+    login_as(coordinator)
+    client.set_cookie("lang", "en")
+
+    response = post_form("/manage/programmes/new", {**FORM, "community_id": str(community.id),
+                                                    "end_time": "16:00", "fee_yuan": "-3"})
+
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "The end time must be after the start time." in page or "Number must be at least 0" in page
+    assert db.session.scalar(sa.select(sa.func.count(Programme.id))) == 0
+
+
+def test_a_domain_error_is_put_on_its_field(client, login_as, post_form):
+    coordinator, community = _coordinator()
+    login_as(coordinator)
+    client.set_cookie("lang", "en")
+
+    response = post_form("/manage/programmes/new", {**FORM, "community_id": str(community.id), "end_time": "16:00"})
+
+    assert response.status_code == 200
+    assert 'id="end_time-error"' in response.get_data(as_text=True)
+    assert "The end time must be after the start time." in response.get_data(as_text=True)
+
+
+def test_a_malformed_excluded_date_is_a_form_error(client, login_as, post_form):
+    coordinator, community = _coordinator()
+    login_as(coordinator)
+    client.set_cookie("lang", "en")
+
+    response = post_form("/manage/programmes/new", {**FORM, "community_id": str(community.id),
+                                                    "excluded_dates": "2026-02-30"})
+
+    assert response.status_code == 200
+    assert "Please write dates as 2026-02-16" in response.get_data(as_text=True)
+
+
+def test_creating_in_another_community_is_refused(client, login_as, post_form):
+    coordinator, _community = _coordinator()
+    other = CommunityFactory()
+    login_as(coordinator)
+
+    response = post_form("/manage/programmes/new", {**FORM, "community_id": str(other.id)})
+
+    assert response.status_code == 403
+    assert db.session.scalar(sa.select(sa.func.count(Programme.id))) == 0
+
+
+def test_another_communitys_programme_answers_not_found(client, login_as):
+    coordinator, _community = _coordinator()
+    theirs = ProgrammeFactory()
+    item = SessionFactory(programme=theirs)
+    login_as(coordinator)
+
+    assert client.get(f"/manage/programmes/{theirs.id}").status_code == 404
+    assert client.get(f"/manage/programmes/{theirs.id}/edit").status_code == 404
+    assert client.get(f"/manage/programmes/sessions/{item.id}/edit").status_code == 404
+
+
+def test_a_coordinator_edits_a_programme_and_sees_it_saved(client, login_as, post_form):
+    coordinator, community = _coordinator()
+    programme = ProgrammeFactory(community=community, venue=None, starts_on=date(2026, 7, 6),
+                                 ends_on=date(2026, 7, 10), weekdays="1,2,3,4,5", start_time=time(9),
+                                 end_time=time(12))
+    login_as(coordinator)
+    url = f"/manage/programmes/{programme.id}/edit"
+    page = client.get(url).get_data(as_text=True)
+    assert 'value="09:00"' in page and "暑期课堂" in page
+
+    data = {**FORM, "kind": "holiday_camp", "title": "小荷课堂", "starts_on": "2026-07-06", "ends_on": "2026-07-10",
+            "start_time": "09:00", "end_time": "12:00", "excluded_dates": "", "registration_opens_at": "",
+            "priority_groups": ""}
+    data.pop("capacity")
+    response = post_form(url, data)
+
+    assert response.status_code == 302
+    assert db.session.get(Programme, programme.id).title == "小荷课堂"
+
+
+def test_a_coordinator_cancels_a_session_with_a_note(client, login_as, post_form):
+    coordinator, community = _coordinator()
+    programme = ProgrammeFactory(community=community)
+    item = SessionFactory(programme=programme, starts_at=datetime(2027, 7, 6, 1, tzinfo=UTC),
+                          ends_at=datetime(2027, 7, 6, 4, tzinfo=UTC), on_date=date(2027, 7, 6))
+    login_as(coordinator)
+    url = f"/manage/programmes/sessions/{item.id}/edit"
+    assert 'value="2027-07-06T09:00"' in client.get(url).get_data(as_text=True)
+
+    response = post_form(url, {"starts_at_local": "2027-07-06T09:00", "ends_at_local": "2027-07-06T11:30",
+                               "venue_id": "", "note": "暴雨停课", "cancelled": "y"})
+
+    assert response.status_code == 302
+    item = db.session.get(ProgrammeSession, item.id)
+    assert item.cancelled and item.note == "暴雨停课"
+    assert item.ends_at == datetime(2027, 7, 6, 3, 30, tzinfo=UTC)
+
+
+def test_the_calendar_warns_of_an_unknown_year_and_takes_a_new_holiday(client, login_as, post_form):
+    coordinator, _community = _coordinator()
+    login_as(coordinator)
+    client.set_cookie("lang", "en")
+
+    page = client.get("/manage/programmes/calendar?year=2027").get_data(as_text=True)
+    assert 'data-testid="unknown-year"' in page and "2027" in page
+
+    response = post_form("/manage/programmes/calendar", {"on_date": "2027-01-01", "is_school_day": "0",
+                                                         "name": "元旦"}, follow_redirects=True)
+
+    assert response.status_code == 200
+    day = db.session.scalar(sa.select(CalendarDay))
+    assert day.on_date == date(2027, 1, 1) and day.is_school_day is False and day.name == "元旦"
+    assert "元旦" in response.get_data(as_text=True)
+
+    response = post_form(f"/manage/programmes/calendar/{day.id}/delete", {}, token_from="/manage/programmes/calendar")
+    assert response.status_code == 302
+    assert db.session.scalar(sa.select(sa.func.count(CalendarDay.id))) == 0
+
+
+def test_the_programme_list_runs_the_same_few_queries_for_one_or_twenty_programmes(client, login_as, count_queries):
+    admin = AdminFactory()
+    community = CommunityFactory()
+    ProgrammeFactory(community=community)
+    login_as(admin)
+    client.get("/manage/programmes/")  # warm up
+
+    with count_queries() as one:
+        assert client.get("/manage/programmes/").status_code == 200
+    for _ in range(19):
+        ProgrammeFactory()
+    with count_queries() as twenty:
+        page = client.get("/manage/programmes/").get_data(as_text=True)
+
+    assert page.count('class="programme"') == 20
+    assert twenty() == one() and one() <= 8
