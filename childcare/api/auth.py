@@ -105,6 +105,9 @@ def touch_last_used() -> None:
     token_id = g.pop("api_token_touch", None)
     if token_id is None:
         return
+    # The request's own work is committed or rolled back by now; end whatever read remains, so that this
+    # write begins its own transaction (on SQLite: BEGIN IMMEDIATE, not an upgrade of a reading one).
+    db.session.rollback()
     now = utcnow()
     reset = write_intent.set(True)
     try:

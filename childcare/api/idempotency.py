@@ -43,7 +43,7 @@ def request_key() -> str | None:
     if key is None:
         return None
     key = key.strip()
-    if not key or len(key) > MAX_KEY_LENGTH:
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise DomainError(_l("The Idempotency-Key header must have 1 to %(n)s characters."), field=HEADER,
                           code="invalid", n=MAX_KEY_LENGTH)
     return key

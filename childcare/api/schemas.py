@@ -12,7 +12,17 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, ValidationError, WithJsonSchema
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from childcare.accounts.models import Role
 from childcare.children.models import Gender
@@ -44,6 +54,14 @@ class In(BaseModel):
     """A request body or query: unknown fields are refused."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        # PostgreSQL refuses NUL in text, and no field has a use for control characters: refuse them as input.
+        if isinstance(value, str) and any(ord(c) < 32 and c not in "\t\n\r" for c in value):
+            raise PydanticCustomError("string_control_characters", "control characters are not allowed")
+        return value
 
 
 class Out(BaseModel):
@@ -105,6 +123,7 @@ _MESSAGES = {
     "list_type": _l("Please send a list."),
     "too_short": _l("Please send at least %(min_length)s item(s)."),
     "too_long": _l("Please send at most %(max_length)s items."),
+    "string_control_characters": _l("Please remove the invisible control characters."),
     "model_type": _l("Please send a JSON object."),
     "model_attributes_type": _l("Please send a JSON object."),
     "dict_type": _l("Please send a JSON object."),

@@ -55,7 +55,7 @@ def create():
             flash(error.detail, "error")
         return _page(form, status=422)
     flash(_("Your new access token is shown below. Copy it now: it will not be shown again."), "success")
-    return _page(CreateTokenForm(formdata=None), new_token=token, status=201)
+    return _page(CreateTokenForm(formdata=None), new_token=token)
 
 
 @bp.post("/<int:token_id>/revoke")

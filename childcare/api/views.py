@@ -21,12 +21,13 @@ from werkzeug.exceptions import HTTPException
 
 from childcare.api.auth import Unauthenticated, authenticate_request, touch_last_used
 from childcare.api.schemas import Page, validation_errors
-from childcare.errors import _http_titles, problem, render_error
+from childcare.errors import NotFound, _http_titles, problem, render_error
 from childcare.extensions import csrf, limiter
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
+MAX_ID = 2_147_483_647
 _PATH_PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
 
 
@@ -97,6 +98,8 @@ def endpoint(rule: str, method: str, *, summary: str, tag: str, auth: bool = Tru
 
         @wraps(fn)
         def view(**kwargs: Any):
+            if any(isinstance(v, int) and v > MAX_ID for v in kwargs.values()):
+                raise NotFound()  # no row has such an id, and the database would refuse the number
             if auth:
                 kwargs["actor"] = authenticate_request()
             if body is not None:

@@ -100,7 +100,7 @@ class AlreadyGuardian(DomainError):
 
 
 class InvitationClosed(DomainError):
-    """The invitation was accepted, declined or withdrawn already."""
+    """The invitation was accepted or declined already."""
 
     code = "invitation_closed"
     default_message = _l("This invitation has already been answered.")

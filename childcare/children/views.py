@@ -230,8 +230,8 @@ def invite(child_id: int):
         except DomainError as error:
             _refuse_on_form(form, error)
         else:
-            flash(_("Invitation sent. It is valid for 7 days; they accept it after logging in with that number."),
-                  "success")
+            flash(_("Invitation sent. It is valid for %(days)s days; they accept it after logging in with that "
+                    "number.", days=services.INVITATION_VALID_FOR.days), "success")
             return _back_to(child_id, "guardians")
     return _show_page(_my_child(child_id), invite_form=form)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
+from typing import ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from flask import current_app
@@ -11,6 +13,27 @@ from childcare.db import db, is_lock_timeout, write_intent
 from childcare.enrolment.models import SEAT_HOLDING, Enrolment
 from childcare.errors import Busy
 from childcare.programmes.models import Programme, ProgrammeSession
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def busy_on_lock_timeout(service: Callable[P, R]) -> Callable[P, R]:
+    """Decorator for seat-changing services: a lock wait that timed out anywhere inside becomes Busy (503).
+
+    On SQLite the wait happens at BEGIN IMMEDIATE, i.e. at the service's first statement, not in lock_capacity.
+    """
+
+    @functools.wraps(service)
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return service(*args, **kwargs)
+        except sa.exc.OperationalError as error:
+            if is_lock_timeout(error):
+                raise Busy() from error
+            raise
+
+    return wrapped
 
 
 def _dialect() -> str:

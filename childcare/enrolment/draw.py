@@ -16,7 +16,7 @@ from childcare.accounts.models import User
 from childcare.accounts.permissions import ensure_manages_community
 from childcare.audit.services import record
 from childcare.db import db, utcnow
-from childcare.enrolment.capacity import lock_capacity, seats_left
+from childcare.enrolment.capacity import busy_on_lock_timeout, lock_capacity, seats_left
 from childcare.enrolment.models import Enrolment, EnrolmentStatus
 from childcare.enrolment.queries import waitlist_positions
 from childcare.enrolment.services import _audit, _seat_status, _tell_families
@@ -70,6 +70,7 @@ def _previous_unsuccessful(programme: Programme, child_ids: Iterable[int]) -> se
     return set(db.session.scalars(query))
 
 
+@busy_on_lock_timeout
 def run_draw(*, actor: User | None = None, programme_id: int, seed: str | None = None) -> DrawResult:
     """Draw the applications of a programme: priority first, then (maybe) last term's unsuccessful, then the seed."""
     programme = db.session.get(Programme, programme_id)
@@ -141,6 +142,7 @@ def run_draw(*, actor: User | None = None, programme_id: int, seed: str | None =
     return result
 
 
+@busy_on_lock_timeout
 def close_due_draws(*, now: datetime | None = None) -> int:
     """Job: run every draw whose application window has closed and that has not run yet (idempotent)."""
     now = now or utcnow()

@@ -18,7 +18,7 @@ from childcare.accounts.permissions import can_manage_community, ensure_manages_
 from childcare.audit.services import record
 from childcare.children.models import Child, Guardianship
 from childcare.db import db, utcnow
-from childcare.enrolment.capacity import lock_capacity, seats_held, seats_left
+from childcare.enrolment.capacity import busy_on_lock_timeout, lock_capacity, seats_held, seats_left
 from childcare.enrolment.models import LIVE, SEAT_HOLDING, Enrolment, EnrolmentStatus, Leave
 from childcare.enrolment.queries import waitlist_order, waitlist_positions
 from childcare.errors import DomainError, InvalidInput, NotFound
@@ -344,6 +344,7 @@ def _insert(enrolment: Enrolment) -> tuple[Enrolment, bool]:
     return enrolment, True
 
 
+@busy_on_lock_timeout
 def enrol(*, actor: User, programme_id: int, child_ids: Sequence[int], session_ids: Sequence[int] | None = None,
           all_or_none: bool = False, priority_group_id: int | None = None) -> list[Enrolment]:
     """Enrol the actor's children in a programme (or sessions): a seat, a place on the waiting list, or an application.
@@ -410,13 +411,14 @@ def enrol(*, actor: User, programme_id: int, child_ids: Sequence[int], session_i
     for sid in slot_ids:
         if any(e.status == EnrolmentStatus.WAITLISTED and e.session_id == sid for e in created):
             positions.update(waitlist_positions(programme_id=programme.id, session_id=sid))
+    by_kind: dict[str, list[Enrolment]] = {}
     for enrolment in created:
-        if enrolment.status == EnrolmentStatus.WAITLISTED and application:
-            kind, action = "enrolment.applied", "enrolment.applied"
-        else:
-            kind = action = f"enrolment.{enrolment.status.value}"
-        _audit(actor, action, enrolment, priority=enrolment.priority, position=positions.get(enrolment.id))
-        _tell_families([enrolment], kind, positions=positions)
+        applied = enrolment.status == EnrolmentStatus.WAITLISTED and application
+        kind = "enrolment.applied" if applied else f"enrolment.{enrolment.status.value}"
+        _audit(actor, kind, enrolment, priority=enrolment.priority, position=positions.get(enrolment.id))
+        by_kind.setdefault(kind, []).append(enrolment)
+    for kind, group in by_kind.items():
+        _tell_families(group, kind, positions=positions)
     db.session.flush()
     return results
 
@@ -428,6 +430,7 @@ def _promote_after(enrolment: Enrolment, actor: User | None) -> None:
     promote_waiting_list(programme=enrolment.programme, session=enrolment.session, actor=actor)
 
 
+@busy_on_lock_timeout
 def cancel(*, actor: User, enrolment_id: int, reason: str = "") -> Enrolment:
     """A guardian (or the community's coordinator) cancels an enrolment; a freed seat goes to the waiting list."""
     enrolment = _load_enrolment(enrolment_id)
@@ -448,6 +451,7 @@ def cancel(*, actor: User, enrolment_id: int, reason: str = "") -> Enrolment:
     return enrolment
 
 
+@busy_on_lock_timeout
 def remove(*, actor: User, enrolment_id: int, reason: str) -> Enrolment:
     """A coordinator removes a child, giving a reason the family is told; the seat goes to the waiting list."""
     enrolment = _load_enrolment(enrolment_id)
@@ -469,6 +473,7 @@ def remove(*, actor: User, enrolment_id: int, reason: str) -> Enrolment:
     return enrolment
 
 
+@busy_on_lock_timeout
 def approve(*, actor: User, enrolment_id: int) -> Enrolment:
     """A coordinator approves an enrolment awaiting approval (its seat is already held)."""
     enrolment = _load_enrolment(enrolment_id)
@@ -492,6 +497,7 @@ def _guardian_enrolment(actor: User, enrolment_id: int) -> Enrolment:
     return _locked(enrolment)
 
 
+@busy_on_lock_timeout
 def accept_offer(*, actor: User, enrolment_id: int) -> Enrolment:
     """The family accepts an offered seat before it expires."""
     enrolment = _guardian_enrolment(actor, enrolment_id)
@@ -511,6 +517,7 @@ def accept_offer(*, actor: User, enrolment_id: int) -> Enrolment:
     return enrolment
 
 
+@busy_on_lock_timeout
 def decline_offer(*, actor: User, enrolment_id: int) -> Enrolment:
     """The family declines an offered seat; it goes to the next child at once."""
     enrolment = _guardian_enrolment(actor, enrolment_id)
@@ -525,6 +532,7 @@ def decline_offer(*, actor: User, enrolment_id: int) -> Enrolment:
     return enrolment
 
 
+@busy_on_lock_timeout
 def expire_offers(*, now: datetime | None = None) -> int:
     """Job: end offers past their expiry and pass each seat on; running it twice changes nothing more."""
     now = now or utcnow()
@@ -552,6 +560,7 @@ def expire_offers(*, now: datetime | None = None) -> int:
     return count
 
 
+@busy_on_lock_timeout
 def change_capacity(*, actor: User, programme_id: int, capacity: int, session_id: int | None = None) -> Programme:
     """A coordinator changes the seats; lowering below the seats held is refused, raising promotes at once."""
     programme = db.session.get(Programme, programme_id)
@@ -574,6 +583,9 @@ def change_capacity(*, actor: User, programme_id: int, capacity: int, session_id
             lock_capacity(session_ids=[s.id for s in targets])
         db.session.refresh(programme)
     else:
+        if session is not None:
+            raise InvalidInput(_l("In this programme the seats are for the whole programme, not per session."),
+                               field="session_id")
         targets = [None]
         lock_capacity(programme_id=programme.id)
     held = max((seats_held(programme.id, s.id if s is not None else None) for s in targets), default=0)
@@ -595,6 +607,7 @@ def change_capacity(*, actor: User, programme_id: int, capacity: int, session_id
 # ---- leave (请假) ----------------------------------------------------------------------------------------------
 
 
+@busy_on_lock_timeout
 def request_leave(*, actor: User, child_id: int, session_ids: Sequence[int], reason: str) -> list[Leave]:
     """A guardian tells the class in advance that the child will miss sessions the child holds a seat in."""
     if not _is_guardian(actor, child_id):
@@ -649,6 +662,7 @@ def request_leave(*, actor: User, child_id: int, session_ids: Sequence[int], rea
     return leaves
 
 
+@busy_on_lock_timeout
 def cancel_leave(*, actor: User, leave_id: int) -> Leave:
     """A guardian withdraws a leave before the session starts."""
     leave = db.session.get(Leave, leave_id)

@@ -129,3 +129,50 @@ def test_the_enrolment_request_uses_few_queries_and_sets_no_cookie(api, count_qu
     assert response.status_code == 201
     assert "Set-Cookie" not in response.headers
     assert n() <= 16, n()
+
+
+def test_an_offered_seat_is_accepted_or_declined(api):
+    programme = ProgrammeFactory(capacity=1, promotion="offer")
+    first, second, third = api(UserFactory()), api(UserFactory()), api(UserFactory())
+    seated = first.post("/api/v1/enrolments", {"programme_id": programme.id, "child_ids": [a_child(first)]})
+    waiting = second.post("/api/v1/enrolments", {"programme_id": programme.id, "child_ids": [a_child(second)]})
+    third.post("/api/v1/enrolments", {"programme_id": programme.id, "child_ids": [a_child(third)]})
+    first.post(f"/api/v1/enrolments/{seated.get_json()['enrolments'][0]['id']}/cancel")
+    waiter_id = waiting.get_json()["enrolments"][0]["id"]
+    [offered] = second.get("/api/v1/enrolments").get_json()["items"]
+    assert offered["status"] == "offered" and offered["offer_expires_at"].endswith("+08:00")
+    assert third.post(f"/api/v1/enrolments/{waiter_id}/accept").status_code == 404
+    declined = second.post(f"/api/v1/enrolments/{waiter_id}/decline")
+    assert declined.status_code == 200 and declined.get_json()["status"] == "declined"
+    [next_offer] = third.get("/api/v1/enrolments").get_json()["items"]
+    assert next_offer["status"] == "offered"
+    accepted = third.post(f"/api/v1/enrolments/{next_offer['id']}/accept")
+    assert accepted.status_code == 200 and accepted.get_json()["status"] == "confirmed"
+
+
+def test_day_booking_shows_seats_per_session_and_leave_is_asked_for_booked_sessions(api):
+    from tests.api.test_programmes import camp_body
+    from tests.factories import CommunityFactory
+
+    community = CommunityFactory()
+    coordinator = api(CoordinatorFactory(community=community))
+    created = coordinator.post("/api/v1/programmes", camp_body(community.id, mode="day", capacity=2))
+    assert created.status_code == 201, created.get_json()
+    programme = created.get_json()
+    assert programme["seats_left"] is None
+    sessions = programme["sessions"]
+    guardian = api(UserFactory())
+    child_id = a_child(guardian)
+    booked = guardian.post("/api/v1/enrolments", {"programme_id": programme["id"], "child_ids": [child_id],
+                                                  "session_ids": [sessions[0]["id"], sessions[1]["id"]]})
+    assert booked.status_code == 201, booked.get_json()
+    assert {e["session_id"] for e in booked.get_json()["enrolments"]} == {sessions[0]["id"], sessions[1]["id"]}
+    seats = {s["id"]: s["seats_left"] for s in api().get(f"/api/v1/programmes/{programme['id']}/sessions")
+             .get_json()["items"]}
+    assert seats[sessions[0]["id"]] == 1 and seats[sessions[2]["id"]] == 2
+    leave = guardian.post("/api/v1/leave", {"child_id": child_id, "session_ids": [sessions[0]["id"]],
+                                            "reason": "发烧"})
+    assert leave.status_code == 201, leave.get_json()
+    assert leave.get_json()["leaves"][0]["session_id"] == sessions[0]["id"]
+    refused = guardian.post("/api/v1/leave", {"child_id": child_id, "session_ids": [sessions[3]["id"]]})
+    assert refused.status_code == 422

@@ -101,6 +101,7 @@ def test_the_last_seat_goes_to_a_then_to_b_from_the_waiting_list_by_an_offer_b_a
     offered = b.locator("[data-testid=enrolment].status-offered")
     expect(offered).to_have_count(1)
     expect(offered.locator(".offer")).to_be_visible()
+    b.screenshot(path=str(screenshot_dir / "waitlist-story-b-offered.png"), full_page=True)
     b.goto("/notifications/")
     expect(b.locator(".notification").filter(has_text=TITLE).filter(has_text="李小红").first).to_be_visible()
 
@@ -110,3 +111,5 @@ def test_the_last_seat_goes_to_a_then_to_b_from_the_waiting_list_by_an_offer_b_a
     expect(b.locator("[data-testid=enrolment].status-offered")).to_have_count(0)
     b.goto("/schedule/")
     expect(b.locator("[data-testid=session]")).to_have_count(3)
+    assert b.evaluate(FITS_A_PHONE) <= 390
+    b.screenshot(path=str(screenshot_dir / "waitlist-story-b-schedule.png"), full_page=True)

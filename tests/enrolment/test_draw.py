@@ -118,3 +118,12 @@ def test_a_programme_cannot_be_drawn_twice():
     draw.run_draw(programme_id=camp.id)
     with pytest.raises(draw.DrawNotPossible):
         draw.run_draw(programme_id=camp.id)
+
+
+def test_the_jobs_tick_runs_due_draws_and_expires_offers(app, time_machine):
+    camp = drawn_camp(capacity=1)
+    [apply(camp) for _ in range(2)]
+    time_machine.move_to(camp.registration_closes_at + timedelta(minutes=1))
+    result = app.test_cli_runner().invoke(args=["jobs", "tick"])
+    assert result.exit_code == 0, result.output
+    assert "expire_offers: 0" in result.output and "close_due_draws: 1" in result.output
