@@ -106,8 +106,11 @@ def unit_of_work() -> Iterator[sa.orm.Session]:
     try:
         yield session
         session.commit()
-    except BaseException:
-        session.rollback()
+    except BaseException as error:
+        if getattr(error, "keeps_changes", False):
+            session.commit()
+        else:
+            session.rollback()
         raise
 
 

@@ -20,6 +20,9 @@ class DomainError(Exception):
     status = 422
     code = "invalid"
     default_message = _l("The request could not be completed.")
+    #: True when the service changed state that must stand although it refuses (an offer that expired on
+    #: the way in is ended and its seat passed on); the unit of work then commits before answering.
+    keeps_changes = False
 
     def __init__(self, message: Any = None, *, field: str | None = None, code: str | None = None, **params: Any):
         self.message = message if message is not None else self.default_message

@@ -80,7 +80,7 @@ def bearer_token() -> str | None:
 
 
 def authenticate_request() -> User:
-    """The account behind the request's bearer token (one query), or Unauthenticated."""
+    """The account behind the request's bearer token (one query, roles included), or Unauthenticated."""
     if "api_user" in g:
         return g.api_user
     token = bearer_token()
@@ -88,8 +88,9 @@ def authenticate_request() -> User:
         raise Unauthenticated()
     query = (sa.select(ApiToken).join(ApiToken.user)
              .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None), User.active.is_(True))
-             .options(contains_eager(ApiToken.user)))
-    api_token = db.session.scalar(query)
+             .options(contains_eager(ApiToken.user).joinedload(User.grants)))
+    # One round trip: the token, its account and the account's roles (which permission checks read).
+    api_token = db.session.scalars(query).unique().first()
     if api_token is None:
         raise Unauthenticated()
     now = utcnow()

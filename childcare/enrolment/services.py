@@ -508,8 +508,16 @@ def accept_offer(*, actor: User, enrolment_id: int) -> Enrolment:
     if enrolment.status != EnrolmentStatus.OFFERED:
         raise InvalidState(_l("There is no open offer for this enrolment."))
     if enrolment.offer_expires_at is not None and enrolment.offer_expires_at <= utcnow():
-        # Refusing rolls this unit of work back: expire_offers (the job) ends the offer and promotes the next child.
-        raise OfferExpired()
+        # Too late: end the offer and pass the seat on now, under the lock we hold, rather than wait for the job;
+        # the refusal keeps these changes (the unit of work commits them before answering).
+        _end(enrolment, EnrolmentStatus.EXPIRED)
+        db.session.flush()
+        _audit(None, "enrolment.expired", enrolment)
+        _tell_families([enrolment], "enrolment.expired")
+        _promote_after(enrolment, None)
+        error = OfferExpired()
+        error.keeps_changes = True
+        raise error
     enrolment.status = _seat_status(enrolment.programme)
     db.session.flush()
     _audit(actor, f"enrolment.{enrolment.status.value}", enrolment, accepted_offer=True)

@@ -133,12 +133,12 @@ def test_me_lists_roles_with_their_community(api):
     assert {"role": "coordinator", "community_id": community.id} in body["roles"]
 
 
-def test_the_token_lookup_is_one_query_for_the_token_and_one_for_roles(api, count_queries):
+def test_the_token_lookup_is_one_query_with_the_roles(api, count_queries):
     guardian = api(UserFactory())
     guardian.get("/api/v1/me")  # the once-a-minute stamp happens here, not below
     with count_queries() as n:
         assert guardian.get("/api/v1/me").status_code == 200
-    assert n() <= 2
+    assert n() == 1
 
 
 def test_unknown_api_paths_and_methods_answer_problem_json(client):

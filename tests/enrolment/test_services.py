@@ -356,21 +356,31 @@ def test_declining_an_offer_passes_it_to_the_next_family(full_camp):
     assert (first.status, second.status) == (S.DECLINED, S.OFFERED)
 
 
-def test_an_expired_offer_is_refused_and_the_job_passes_it_on_once(full_camp, time_machine):
+def test_accepting_too_late_is_refused_and_the_seat_passes_on_at_once(full_camp, time_machine):
     camp, (guardian, _, seat), (waiting_guardian, _, first), (_, _, second) = full_camp
     camp.promotion, camp.offer_hours = Promotion.OFFER, 24
     services.cancel(actor=guardian, enrolment_id=seat.id)
     time_machine.move_to(datetime.now(UTC) + timedelta(hours=25))
     with pytest.raises(services.OfferExpired) as refused:
         services.accept_offer(actor=waiting_guardian, enrolment_id=first.id)
-    assert refused.value.code == "offer_expired"
+    assert refused.value.code == "offer_expired" and refused.value.keeps_changes
+    assert (first.status, second.status) == (S.EXPIRED, S.OFFERED)
+    assert kinds_for(waiting_guardian)[-1] == "enrolment.expired"
+    assert services.expire_offers() == 0  # nothing left for the job
+    with pytest.raises(services.OfferExpired):
+        services.accept_offer(actor=waiting_guardian, enrolment_id=first.id)
+
+
+def test_the_expiry_job_passes_unanswered_offers_on_once(full_camp, time_machine):
+    camp, (guardian, _, seat), (waiting_guardian, _, first), (_, _, second) = full_camp
+    camp.promotion, camp.offer_hours = Promotion.OFFER, 24
+    services.cancel(actor=guardian, enrolment_id=seat.id)
+    time_machine.move_to(datetime.now(UTC) + timedelta(hours=25))
     assert services.expire_offers() == 1
     assert (first.status, second.status) == (S.EXPIRED, S.OFFERED)
     assert kinds_for(waiting_guardian)[-1] == "enrolment.expired"
     assert services.expire_offers() == 0  # idempotent: nothing more to do
     assert second.status == S.OFFERED
-    with pytest.raises(services.OfferExpired):
-        services.accept_offer(actor=waiting_guardian, enrolment_id=first.id)
 
 
 def test_an_open_offer_holds_its_seat_against_newcomers(full_camp):
@@ -452,3 +462,25 @@ def test_a_programme_that_has_ended_cannot_be_enrolled_in(time_machine):
     assert date.today() > camp.ends_on
     with pytest.raises(services.RegistrationClosed):
         services.enrol(actor=guardian, programme_id=camp.id, child_ids=[child.id])
+
+
+
+def test_day_mode_raising_one_sessions_seats_promotes_that_sessions_waiting_list():
+    camp = DayProgrammeFactory(capacity=1)
+    first, second, _ = camp.sessions
+    coordinator = CoordinatorFactory(community=camp.community)
+    both = [first.id, second.id]
+    family_a, child_a, _ = family()
+    family_b, child_b, _ = family()
+    services.enrol(actor=family_a, programme_id=camp.id, child_ids=[child_a.id], session_ids=both)
+    on_first, on_second = services.enrol(actor=family_b, programme_id=camp.id, child_ids=[child_b.id],
+                                         session_ids=both)
+    services.change_capacity(actor=coordinator, programme_id=camp.id, capacity=2, session_id=second.id)
+    assert (on_first.status, on_second.status) == (S.WAITLISTED, S.CONFIRMED)
+
+
+def test_a_whole_programme_has_no_per_session_seats_to_change():
+    camp = ProgrammeWithSessionsFactory()
+    coordinator = CoordinatorFactory(community=camp.community)
+    with pytest.raises(InvalidInput):
+        services.change_capacity(actor=coordinator, programme_id=camp.id, capacity=2, session_id=camp.sessions[0].id)
