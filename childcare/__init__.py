@@ -54,12 +54,15 @@ def register_extensions(app: Flask) -> None:
 def register_models() -> None:
     """Import every model so that SQLAlchemy and Alembic see the whole schema."""
     from childcare.accounts import models as _accounts  # noqa: F401
+    from childcare.attendance import models as _attendance  # noqa: F401
     from childcare.audit import models as _audit  # noqa: F401
     from childcare.children import models as _children  # noqa: F401
     from childcare.enrolment import models as _enrolment  # noqa: F401
     from childcare.notifications import models as _notifications  # noqa: F401
     from childcare.places import models as _places  # noqa: F401
     from childcare.programmes import models as _programmes  # noqa: F401
+    from childcare.updates import models as _updates  # noqa: F401
+    from childcare.volunteers import models as _volunteers  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:

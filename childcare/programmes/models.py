@@ -76,6 +76,8 @@ class Programme(db.Model):
         sa.CheckConstraint("offer_hours > 0", name="offer_hours_positive"),
         sa.CheckConstraint("min_age IS NULL OR max_age IS NULL OR min_age <= max_age", name="ages_ordered"),
         sa.CheckConstraint("min_grade IS NULL OR max_grade IS NULL OR min_grade <= max_grade", name="grades_ordered"),
+        sa.CheckConstraint("children_per_adult > 0", name="ratio_positive"),
+        sa.CheckConstraint("min_volunteers >= 0", name="min_volunteers_not_negative"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -120,6 +122,20 @@ class Programme(db.Model):
     #: the term before this one; its unsuccessful families may get precedence in a draw
     previous_programme_id: Mapped[int | None] = mapped_column(sa.ForeignKey("programmes.id", ondelete="SET NULL"))
     previous_unsuccessful_first: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    #: staffing: one adult per this many enrolled children (e.g. 10 for 10:1)
+    children_per_adult: Mapped[int] = mapped_column(default=10, server_default="10")
+    #: staffing: at least this many volunteers in every session
+    min_volunteers: Mapped[int] = mapped_column(default=1, server_default="1")
+    #: volunteers may claim or release a post until this many hours before the session
+    claim_cutoff_hours: Mapped[int] = mapped_column(default=2, server_default="2")
+    #: stop taking new enrolments while confirmed volunteers fall short of the ratio
+    pause_enrolment_when_understaffed: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    #: a check-in later than start + this many minutes counts as late
+    late_after_minutes: Mapped[int] = mapped_column(default=10, server_default="10")
+    #: minutes after start when expected children not checked in raise an absence alert
+    absence_alert_minutes: Mapped[int] = mapped_column(default=15, server_default="15")
+    #: minutes after the end when children checked in but not out raise an alert
+    sweep_after_minutes: Mapped[int] = mapped_column(default=20, server_default="20")
     #: the published seed of the draw (公示), set when the draw runs
     draw_seed: Mapped[str | None] = mapped_column(sa.String(64))
     drawn_at: Mapped[datetime | None]
