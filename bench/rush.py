@@ -60,8 +60,9 @@ def items(data):
     return data["items"] if isinstance(data, dict) and "items" in data else data
 
 
-def prepare(api: Api, admin: str, n: int, seats: int, prefix: str) -> tuple[int, list[tuple[str, int]]]:
-    """Make N guardians with a child each and a fresh programme of S seats; answer both."""
+def prepare(api: Api, admin: str, n: int, seats: int, prefix: str,
+            starts_in_days: int = 40) -> tuple[int, list[tuple[str, int]], str]:
+    """Make N guardians with a child each and a fresh programme of S seats; answer both and the admin token."""
     phone, password = admin.split(":", 1)
     admin_token = api.call("POST", "/api/v1/tokens", {"phone": phone, "password": password})["token"]
     communities = items(api.call("GET", "/api/v1/communities"))
@@ -85,7 +86,7 @@ def prepare(api: Api, admin: str, n: int, seats: int, prefix: str) -> tuple[int,
                                                              "consent": True}, token)["id"]
         families.append((token, child_id))
     now = datetime.now(UTC)
-    start = date.today() + timedelta(days=40)
+    start = date.today() + timedelta(days=starts_in_days)
     programme = api.call("POST", "/api/v1/programmes", {
         "community_id": communities[0]["id"], "kind": "holiday_camp", "title": f"rush {time.time():.0f}",
         "capacity": seats, "mode": "whole", "starts_on": start.isoformat(),
@@ -176,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"preparing {args.n} guardians and a programme of {args.seats} seats on {HOST}:{args.port} …", flush=True)
     programme_id, families, admin_token = prepare(api, args.admin, args.n, args.seats, args.prefix)
     # Warm every worker on a separate programme first, so the run measures the steady state.
-    warm_id, _, _ = prepare(api, args.admin, 0, 1, args.prefix)
+    # Its dates differ, or the same children would be refused for overlapping sessions.
+    warm_id, _, _ = prepare(api, args.admin, 0, 1, args.prefix, starts_in_days=80)
     rush(api, warm_id, families[: min(40, args.n)], min(args.c, 40))
     report = rush(api, programme_id, families, args.c)
     problems = verify(api, admin_token, programme_id, args.n, args.seats)
