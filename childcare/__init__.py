@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from childcare.config import BaseConfig, config_from_env
+from childcare.config import BaseConfig, config_from_env, engine_options
 
 
 def create_app(config: type[BaseConfig] | None = None, **overrides: Any) -> Flask:
@@ -27,6 +27,9 @@ def create_app(config: type[BaseConfig] | None = None, **overrides: Any) -> Flas
 def register_config(app: Flask, config: type[BaseConfig] | None, overrides: dict[str, Any]) -> None:
     app.config.from_mapping((config or config_from_env()).load(app.instance_path))
     app.config.from_mapping(overrides)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
+        app.config["SQLALCHEMY_DATABASE_URI"], app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+        app.config["LOCK_TIMEOUT_SECONDS"])
     if app.config.get("PROXY_COUNT"):
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -70,16 +73,26 @@ def register_blueprints(app: Flask) -> None:
     from childcare.accounts.views import bp as accounts_bp
     from childcare.api import bp as api_bp
     from childcare.api.tokens_views import bp as api_tokens_bp
+    from childcare.attendance.paper_views import paper_bp as attendance_paper_bp
+    from childcare.attendance.qr_views import qr_bp as attendance_qr_bp
+    from childcare.attendance.views import bp as attendance_bp
     from childcare.audit.views import bp as audit_bp
     from childcare.children.views import bp as children_bp
     from childcare.enrolment.views import bp as enrolment_bp
     from childcare.notifications.views import bp as notifications_bp
     from childcare.places.views import bp as places_bp
     from childcare.programmes.views import bp as programmes_bp
+    from childcare.updates.views import bp as updates_bp
 
     for bp in (places_bp, accounts_bp, people_bp, notifications_bp, audit_bp, children_bp,
-               programmes_bp, enrolment_bp, api_bp, api_tokens_bp):
+               programmes_bp, enrolment_bp, api_bp, api_tokens_bp, updates_bp):
         app.register_blueprint(bp)
+    app.register_blueprint(attendance_bp)
+    app.register_blueprint(attendance_qr_bp)
+    from childcare.volunteers.views import bp as volunteers_bp
+
+    app.register_blueprint(volunteers_bp)
+    app.register_blueprint(attendance_paper_bp)
 
 
 def register_errors(app: Flask) -> None:

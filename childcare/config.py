@@ -19,6 +19,15 @@ def database_url(raw: str | None, instance_path: str) -> str:
     return raw
 
 
+def engine_options(uri: str, base: dict, lock_timeout_seconds: float) -> dict:
+    """Engine options for the database in use."""
+    if not uri.startswith("postgresql"):
+        return base
+    # Every statement waits at most this long for a row lock, so a seat claim in a rush answers
+    # "busy, try again" instead of hanging; set per connection, it costs no round trip per claim.
+    return {**base, "connect_args": {"options": f"-c lock_timeout={int(lock_timeout_seconds * 1000)}"}}
+
+
 def _flag(name: str, default: bool) -> bool:
     value = os.environ.get(name)
     if value is None or value == "":

@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterable
 from typing import ParamSpec, TypeVar
 
 import sqlalchemy as sa
-from flask import current_app
 
 from childcare.db import db, is_lock_timeout, write_intent
 from childcare.enrolment.models import SEAT_HOLDING, Enrolment
@@ -50,10 +49,8 @@ def lock_capacity(*, programme_id: int | None = None, session_ids: Iterable[int]
     if not ids and programme_id is None:
         raise ValueError("lock_capacity needs a programme_id or session_ids")
     try:
-        if _dialect() == "postgresql":
-            seconds = int(current_app.config.get("LOCK_TIMEOUT_SECONDS", 5))
-            db.session.execute(sa.text(f"SET LOCAL lock_timeout = '{seconds}s'"))
-        elif not write_intent.get():
+        # PostgreSQL: the connection carries lock_timeout (config.py), so FOR UPDATE below gives up in time.
+        if _dialect() != "postgresql" and not write_intent.get():
             # SQLite: writers begin with BEGIN IMMEDIATE (db.py), which is the lock. A read-only transaction
             # must take the write lock now, before counting, or its count could be stale when it writes.
             db.session.execute(sa.text("UPDATE programmes SET id = id WHERE 0"))
@@ -96,3 +93,32 @@ def seats_left(programme: Programme, session: ProgrammeSession | None = None) ->
     """Capacity minus seats held, recounted now (inside the lock); never negative."""
     held = seats_held(programme.id, session.id if session is not None else None)
     return max(0, capacity_of(programme, session) - held)
+
+
+# ---- staffing (volunteers) ---------------------------------------------------------------------------------------
+# Shifts belong to the volunteers feature, which sits beside enrolment; they are counted through the table alone so
+# that enrolment need not import it. The rule mirrors volunteers.queries.posts_needed.
+_shifts = sa.table("shifts", sa.column("id"), sa.column("session_id"), sa.column("status"))
+
+
+def would_be_understaffed(programme: Programme, session_ids: Iterable[int], adding: int, now) -> bool:
+    """True when an upcoming session (the ones booked, in day mode) would have fewer volunteers than needed.
+
+    Needed = max(min_volunteers, ceil((children holding seats + adding) / children_per_adult)).
+    """
+    held = sa.func.count(_shifts.c.id)
+    query = (sa.select(ProgrammeSession.id, held)
+             .outerjoin(_shifts, sa.and_(_shifts.c.session_id == ProgrammeSession.id, _shifts.c.status == "held"))
+             .where(ProgrammeSession.programme_id == programme.id, ProgrammeSession.cancelled.is_(False),
+                    ProgrammeSession.starts_at > now)
+             .group_by(ProgrammeSession.id))
+    ids = list(session_ids)
+    if ids:
+        query = query.where(ProgrammeSession.id.in_(ids))
+    whole = None if ids else seats_held(programme.id)
+    for session_id, volunteers in db.session.execute(query):
+        children = (whole if whole is not None else seats_held(programme.id, session_id)) + adding
+        needed = max(programme.min_volunteers, -(-children // max(1, programme.children_per_adult)))
+        if volunteers < needed:
+            return True
+    return False

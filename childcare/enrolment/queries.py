@@ -67,21 +67,33 @@ def session_seat_summary(session_ids: Iterable[int]) -> dict[int, SeatSummary]:
             for sid, cap, held, waiting in db.session.execute(query)}
 
 
-def waitlist_positions(*, programme_id: int, session_id: int | None = None) -> dict[int, int]:
-    """enrolment id → 1-based place on the waiting list; computed, so it never has gaps."""
-    query = sa.select(Enrolment.id).where(Enrolment.programme_id == programme_id,
-                                          Enrolment.status == EnrolmentStatus.WAITLISTED)
-    query = query.where(Enrolment.session_id.is_(None) if session_id is None else Enrolment.session_id == session_id)
-    ids = db.session.scalars(query.order_by(*waitlist_order()))
-    return {enrolment_id: place for place, enrolment_id in enumerate(ids, start=1)}
+def waitlist_positions(*, programme_id: int, session_id: int | None = None,
+                       only_ids: Iterable[int] | None = None) -> dict[int, int]:
+    """enrolment id → 1-based place on the waiting list; computed, so it never has gaps.
+
+    With only_ids, the database numbers the whole list but answers just those rows (the sign-up rush asks
+    for one place at a time on a list hundreds long).
+    """
+    place = sa.func.row_number().over(order_by=waitlist_order()).label("place")
+    numbered = sa.select(Enrolment.id, place).where(Enrolment.programme_id == programme_id,
+                                                    Enrolment.status == EnrolmentStatus.WAITLISTED)
+    numbered = numbered.where(Enrolment.session_id.is_(None) if session_id is None
+                              else Enrolment.session_id == session_id).subquery()
+    query = sa.select(numbered.c.id, numbered.c.place)
+    if only_ids is not None:
+        query = query.where(numbered.c.id.in_(list(only_ids)))
+    return {enrolment_id: int(position) for enrolment_id, position in db.session.execute(query)}
 
 
 def positions_of(enrolments: Iterable[Enrolment]) -> dict[int, int]:
     """Waiting-list places of the given enrolments, one query per distinct list they are on."""
-    lists = {(e.programme_id, e.session_id) for e in enrolments if e.status == EnrolmentStatus.WAITLISTED}
+    lists: dict[tuple[int, int | None], list[int]] = {}
+    for e in enrolments:
+        if e.status == EnrolmentStatus.WAITLISTED:
+            lists.setdefault((e.programme_id, e.session_id), []).append(e.id)
     positions: dict[int, int] = {}
-    for programme_id, session_id in sorted(lists, key=lambda k: (k[0], k[1] or 0)):
-        positions.update(waitlist_positions(programme_id=programme_id, session_id=session_id))
+    for (programme_id, session_id), ids in sorted(lists.items(), key=lambda k: (k[0][0], k[0][1] or 0)):
+        positions.update(waitlist_positions(programme_id=programme_id, session_id=session_id, only_ids=ids))
     return positions
 
 

@@ -11,16 +11,22 @@ from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, lazyload
 
 from childcare.accounts.models import User
 from childcare.accounts.permissions import can_manage_community, ensure_manages_community
 from childcare.audit.services import record
 from childcare.children.models import Child, Guardianship
 from childcare.db import db, utcnow
-from childcare.enrolment.capacity import busy_on_lock_timeout, lock_capacity, seats_held, seats_left
+from childcare.enrolment.capacity import (
+    busy_on_lock_timeout,
+    lock_capacity,
+    seats_held,
+    seats_left,
+    would_be_understaffed,
+)
 from childcare.enrolment.models import LIVE, SEAT_HOLDING, Enrolment, EnrolmentStatus, Leave
-from childcare.enrolment.queries import waitlist_order, waitlist_positions
+from childcare.enrolment.queries import positions_of, waitlist_order
 from childcare.errors import DomainError, InvalidInput, NotFound
 from childcare.i18n import to_local
 from childcare.notifications.kinds import register_kind
@@ -124,7 +130,8 @@ def _guardians_of(child_ids: Iterable[int]) -> dict[int, list[User]]:
     if not ids:
         return {}
     rows = db.session.execute(sa.select(Guardianship.child_id, User).join(User, User.id == Guardianship.user_id)
-                              .where(Guardianship.child_id.in_(ids)).order_by(Guardianship.id))
+                              .where(Guardianship.child_id.in_(ids)).order_by(Guardianship.id)
+                              .options(lazyload(User.grants)))  # a message needs no roles
     out: dict[int, list[User]] = {}
     for child_id, user in rows:
         out.setdefault(child_id, []).append(user)
@@ -137,9 +144,10 @@ def _is_guardian(actor: User, child_id: int) -> bool:
 
 
 def _tell_families(enrolments: Sequence[Enrolment], kind: str, *, positions: dict[int, int] | None = None,
-                   **extra: object) -> None:
-    """Notify every guardian of each child (one query for all guardians)."""
-    guardians = _guardians_of(e.child_id for e in enrolments)
+                   guardians: dict[int, list[User]] | None = None, **extra: object) -> None:
+    """Notify every guardian of each child (one query for all guardians, unless the caller has them)."""
+    if guardians is None:
+        guardians = _guardians_of(e.child_id for e in enrolments)
     for e in enrolments:
         data: dict = {"child": e.child.name, "programme": e.programme.title, "enrolment_id": e.id,
                       "session": f" ({e.session.on_date.isoformat()})" if e.session is not None else "", **extra}
@@ -329,19 +337,10 @@ def _live_enrolments(programme_id: int, child_ids: Iterable[int], session_ids: S
     return {(e.child_id, e.session_id): e for e in rows}
 
 
-def _insert(enrolment: Enrolment) -> tuple[Enrolment, bool]:
-    """Insert inside a SAVEPOINT; if the partial unique index says a live one exists already, answer that one."""
-    key = (enrolment.programme_id, enrolment.child_id, enrolment.session_id)
-    try:
-        with db.session.begin_nested():
-            db.session.add(enrolment)
-    except sa.exc.IntegrityError:
-        found = _live_enrolments(key[0], [key[1]], [key[2]])
-        existing = found.get((key[1], key[2]))
-        if existing is None:
-            raise
-        return existing, False
-    return enrolment, True
+def _live_of_children(child_ids: Iterable[int]) -> list[Enrolment]:
+    """Every live enrolment of these children, in any programme (usually a handful of rows)."""
+    return list(db.session.scalars(sa.select(Enrolment).where(Enrolment.child_id.in_(list(child_ids)),
+                                                              Enrolment.status.in_(LIVE))))
 
 
 @busy_on_lock_timeout
@@ -374,7 +373,9 @@ def enrol(*, actor: User, programme_id: int, child_ids: Sequence[int], session_i
     sessions = _sessions_to_book(programme, session_ids, now)
     slots: list[ProgrammeSession | None] = list(sessions) or [None]
     slot_ids = [s.id if s is not None else None for s in slots]
-    existing = _live_enrolments(programme.id, wanted_ids, slot_ids)
+    live = _live_of_children(wanted_ids)
+    existing = {(e.child_id, e.session_id): e for e in live
+                if e.programme_id == programme.id and e.session_id in slot_ids}
     if len(existing) < len(children) * len(slots):
         # Something new is asked for: the rules apply (a repeat of a request that succeeded skips them).
         _ensure_open(programme, now)
@@ -382,7 +383,16 @@ def enrol(*, actor: User, programme_id: int, child_ids: Sequence[int], session_i
         for child in children:
             if child.id in newcomers:
                 _ensure_eligible(programme, child)
-        _ensure_no_overlap(programme, [c for c in children if c.id in newcomers], [s.id for s in sessions])
+        if any(e.child_id in newcomers and e.programme_id != programme.id for e in live):
+            _ensure_no_overlap(programme, [c for c in children if c.id in newcomers], [s.id for s in sessions])
+        # Pause enrolment when understaffed (volunteers): a programme that asks for it takes no new children
+        # while its volunteers fall short of the ratio. Staffing is no seat, so it is read before the lock.
+        if programme.pause_enrolment_when_understaffed and would_be_understaffed(
+                programme, [s.id for s in sessions], len(newcomers), now):
+            raise DomainError(_l("Sign-up is paused until more volunteers have joined this programme. "
+                                 "Please try again later."), code="understaffed")
+    # Everything that does not depend on the seats is read before the lock, so that the lock is held briefly.
+    guardians = _guardians_of(wanted_ids)
 
     _lock_for(programme, slot_ids)
     existing = _live_enrolments(programme.id, wanted_ids, slot_ids)  # recounted inside the lock
@@ -400,17 +410,17 @@ def enrol(*, actor: User, programme_id: int, child_ids: Sequence[int], session_i
                 results.append(existing[(child.id, sid)])
                 continue
             status = _seat_status(programme) if todo.index(child) < seated else EnrolmentStatus.WAITLISTED
-            enrolment, new = _insert(Enrolment(programme_id=programme.id, session_id=sid, child_id=child.id,
-                                               status=status, priority=priority, priority_group_id=group_id,
-                                               queued_at=queued_at, created_by_id=actor.id))
+            # No SAVEPOINT is needed here: inside the lock no other writer can enrol this child in this
+            # programme or session, and the partial unique index still stands behind the recount above.
+            enrolment = Enrolment(programme_id=programme.id, session_id=sid, child_id=child.id, status=status,
+                                  priority=priority, priority_group_id=group_id, queued_at=queued_at,
+                                  created_by_id=actor.id)
+            db.session.add(enrolment)
             results.append(enrolment)
-            if new:
-                created.append(enrolment)
+            created.append(enrolment)
+    db.session.flush()
 
-    positions: dict[int, int] = {}
-    for sid in slot_ids:
-        if any(e.status == EnrolmentStatus.WAITLISTED and e.session_id == sid for e in created):
-            positions.update(waitlist_positions(programme_id=programme.id, session_id=sid))
+    positions = positions_of(created)
     by_kind: dict[str, list[Enrolment]] = {}
     for enrolment in created:
         applied = enrolment.status == EnrolmentStatus.WAITLISTED and application
@@ -418,7 +428,7 @@ def enrol(*, actor: User, programme_id: int, child_ids: Sequence[int], session_i
         _audit(actor, kind, enrolment, priority=enrolment.priority, position=positions.get(enrolment.id))
         by_kind.setdefault(kind, []).append(enrolment)
     for kind, group in by_kind.items():
-        _tell_families(group, kind, positions=positions)
+        _tell_families(group, kind, positions=positions, guardians=guardians)
     db.session.flush()
     return results
 

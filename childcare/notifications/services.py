@@ -16,7 +16,6 @@ def notify(user: Any, kind: str, *, link: str = "", channels: tuple[Channel, ...
     """Write an inbox entry and one outbox row per channel, in the caller's transaction."""
     notification = Notification(user_id=user.id, kind=kind, data=data, link=link)
     db.session.add(notification)
-    db.session.flush()
     # Messages that leave the system are rendered in the recipient's language now.
     with force_locale(getattr(user, "locale", None) or "zh_CN"):
         title, body = render(kind, data)
@@ -24,7 +23,8 @@ def notify(user: Any, kind: str, *, link: str = "", channels: tuple[Channel, ...
         recipient = getattr(user, "phone", "") if channel == Channel.SMS else getattr(user, "email", "") or ""
         if not recipient:
             continue
-        db.session.add(OutboxMessage(notification_id=notification.id, user_id=user.id, channel=channel,
+        # Linked by relationship, so both rows go out in the caller's next flush (no round trip here).
+        db.session.add(OutboxMessage(notification=notification, user_id=user.id, channel=channel,
                                      recipient=recipient, payload={"subject": title, "body": body}))
     return notification
 
