@@ -43,7 +43,8 @@ class CheckOutForm(FlaskForm):
 class CorrectForm(FlaskForm):
     """A coordinator's correction: the right state and why."""
 
-    new_state = SelectField(_l("Correct state"), choices=[SelectChoice(value=s.value, label=s.value) for s in AttendanceState],
+    new_state = SelectField(_l("Correct state"),
+                            choices=[SelectChoice(value=s.value, label=s.value) for s in AttendanceState],
                             validators=[InputRequired()])
     reason = StringField(_l("Reason for the correction"),
                          validators=[InputRequired(_l("Give a reason for the correction.")), Length(max=300)])

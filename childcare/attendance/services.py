@@ -246,10 +246,10 @@ def mark_rest_absent(*, actor: User, session_id: int) -> int:
     return marked
 
 
-def _pickup_name(*, actor: User, session: ProgrammeSession, child: Child, pickup_kind: PickupKind,
-                 pickup_guardian_id: int | None, pickup_person_id: int | None, pickup_name: str,
-                 override_reason: str) -> str:
-    """Who takes the child, if they may; the name written down at pick-up."""
+def authorised_pickup_name(*, actor: User, session: ProgrammeSession, child: Child, pickup_kind: PickupKind,
+                           pickup_guardian_id: int | None, pickup_person_id: int | None, pickup_name: str,
+                           override_reason: str) -> str:
+    """The one pick-up rule: who takes the child, if they may; answers the name written down ("" for alone)."""
     if pickup_kind == PickupKind.GUARDIAN:
         guardian = db.session.scalar(sa.select(User).join(Guardianship, Guardianship.user_id == User.id)
                                      .where(Guardianship.child_id == child.id, User.id == pickup_guardian_id))
@@ -287,6 +287,10 @@ def _pickup_name(*, actor: User, session: ProgrammeSession, child: Child, pickup
     return name
 
 
+#: the paper sheet (attendance.paper) checks its rows with the same rule under this older name
+_pickup_name = authorised_pickup_name
+
+
 def check_out(*, actor: User, session_id: int, child_id: int, pickup_kind: PickupKind | str | None,
               pickup_guardian_id: int | None = None, pickup_person_id: int | None = None,
               override_reason: str = "", pickup_name: str = "",
@@ -299,9 +303,9 @@ def check_out(*, actor: User, session_id: int, child_id: int, pickup_kind: Picku
         kind = None
     if kind is None:
         raise InvalidInput(_l("Choose who takes the child home."), field="pickup", code="pickup_required")
-    name = _pickup_name(actor=actor, session=session, child=child, pickup_kind=kind,
-                        pickup_guardian_id=pickup_guardian_id, pickup_person_id=pickup_person_id,
-                        pickup_name=pickup_name, override_reason=override_reason)
+    name = authorised_pickup_name(actor=actor, session=session, child=child, pickup_kind=kind,
+                                  pickup_guardian_id=pickup_guardian_id, pickup_person_id=pickup_person_id,
+                                  pickup_name=pickup_name, override_reason=override_reason)
     return apply_event(actor=actor, session=session, child=child, kind=EventKind.CHECKED_OUT, source=source,
                        pickup_kind=kind,
                        pickup_guardian_id=pickup_guardian_id if kind == PickupKind.GUARDIAN else None,

@@ -55,6 +55,13 @@ def _row_context(session: ProgrammeSession) -> dict:
             "masked_phone": masked_phone}
 
 
+def _counts(lines: list[queries.RosterLine]) -> dict[AttendanceState, int]:
+    counts = dict.fromkeys(AttendanceState, 0)
+    for line in lines:
+        counts[line.state] += 1
+    return counts
+
+
 @bp.get("/")
 def index():
     day = local_today()
@@ -66,11 +73,8 @@ def index():
 def roster(session_id: int):
     session = ensure_can_staff_session(current_user, session_id)
     lines = queries.expected_children(session)
-    counts = dict.fromkeys(AttendanceState, 0)
-    for line in lines:
-        counts[line.state] += 1
-    return render_template("attendance/roster.html", lines=lines, counts=counts, programme=session.programme,
-                           rest_form=ActionForm(), **_row_context(session))
+    return render_template("attendance/roster.html", lines=lines, counts=_counts(lines), total=len(lines),
+                           programme=session.programme, **_row_context(session))
 
 
 @bp.get("/sessions/<int:session_id>/history")
@@ -98,12 +102,14 @@ def _answer(session_id: int, child_id: int, message: str) -> Response:
         return _back_to_row(session_id, child_id)
     with read_only():
         session = db.session.get(ProgrammeSession, session_id)
-        line = queries.roster_line(session, child_id)
+        lines = queries.expected_children(session)
+        line = next((line for line in lines if line.child.id == child_id), None)
         if line is None:
             raise NotFound()
         html = render_template("attendance/_row.html", line=line, **_row_context(session))
+        counts_html = render_template("attendance/_counts.html", counts=_counts(lines), total=len(lines))
     return jsonify({"ok": True, "child_id": child_id, "state": line.state.value, "state_title": line.state.title,
-                    "message": message, "html": html})
+                    "message": message, "html": html, "counts_html": counts_html})
 
 
 def _refuse(session_id: int, child_id: int | None, error: DomainError) -> Response | tuple:

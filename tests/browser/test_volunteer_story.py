@@ -3,7 +3,7 @@ then the mother sees on her own phone who picked her child up."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -43,7 +43,7 @@ def classroom(app) -> dict:
         starts = utcnow().replace(microsecond=0) + timedelta(minutes=10)
         day = to_local(starts).date()
         programme = ProgrammeFactory(title=TITLE, starts_on=day, ends_on=day, claim_cutoff_hours=0,
-                                     start_time=to_local(starts).time(), end_time=to_local(starts).time())
+                                     start_time=time(16, 30), end_time=time(18, 30))
         session = ProgrammeSession(programme_id=programme.id, on_date=day, starts_at=starts,
                                    ends_at=starts + timedelta(hours=2), venue_id=programme.venue_id)
         db.session.add(session)

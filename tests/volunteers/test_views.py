@@ -180,3 +180,40 @@ def test_the_coordinator_records_a_correction_with_a_reason(login_as, post_form,
 
     assert refused.status_code == 422
     assert "The correction is recorded" in text(done) and "1.00 hours in all" in text(done)
+
+
+def test_every_volunteer_page_renders_in_chinese_too(login_as, client):
+    client.set_cookie("lang", "zh_CN")
+    community = CommunityFactory(name="杏北社区")
+    coordinator = CoordinatorFactory(community=community)
+    volunteer = volunteer_of(community)
+    ShiftFactory(session=session_at(community=community), volunteer=volunteer)
+    HoursFactory(volunteer=volunteer, community=community, minutes=90, reason="补录")
+
+    login_as(volunteer)
+    for url in ("/volunteers/", "/volunteers/hours", "/volunteers/hours/certificate?start=2020-01-01"):
+        assert client.get(url).status_code == 200, url
+    login_as(coordinator)
+    for url in ("/volunteers/manage/", "/volunteers/manage/staffing",
+                f"/volunteers/manage/volunteers/{volunteer.id}/hours"):
+        assert client.get(url).status_code == 200, url
+
+
+def test_the_board_costs_a_bounded_number_of_queries(login_as, client, count_queries):
+    community = CommunityFactory()
+    volunteer = volunteer_of(community)
+    for day in range(1, 4):
+        session = session_at(utcnow() + timedelta(days=day), community=community)
+        ShiftFactory(session=session, volunteer=volunteer if day == 1 else volunteer_of(community))
+    login_as(volunteer)
+    client.get("/volunteers/")  # warm up
+
+    with count_queries() as n:
+        assert client.get("/volunteers/").status_code == 200
+    few = n()
+    for day in range(4, 10):
+        session_at(utcnow() + timedelta(days=day), community=community)
+    with count_queries() as n:
+        client.get("/volunteers/")
+
+    assert n() == few and few <= 14

@@ -44,6 +44,8 @@
         var fresh = holder.firstElementChild;
         row.replaceWith(fresh);
         showMessage(fresh, data.message, false);
+        var counts = document.querySelector("[data-testid=counts]");
+        if (counts && data.counts_html) { counts.outerHTML = data.counts_html.trim(); }
         var focus = fresh.querySelector("button, summary");
         if (focus) { focus.focus({preventScroll: true}); }
       } else {
