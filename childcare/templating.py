@@ -27,7 +27,8 @@ def register_template_globals(app: Flask) -> None:
             return "zh_CN" if locale is None or locale.language == "zh" else locale.language
 
         def language_form() -> LanguageForm:
-            return LanguageForm(language=current_locale(), next=request.full_path.rstrip("?"))
+            # formdata=None: never read the request body (it may be another form's, or too large: a 413 page)
+            return LanguageForm(formdata=None, language=current_locale(), next=request.full_path.rstrip("?"))
 
         return {
             "unread_notifications": unread_notifications,

@@ -356,8 +356,11 @@ def enrol(*, actor: User, programme_id: int, child_ids: Sequence[int], session_i
     wanted_ids = list(dict.fromkeys(child_ids))
     if not wanted_ids:
         raise InvalidInput(_l("Please choose a child."), field="child_ids")
-    children = list(db.session.scalars(sa.select(Child).join(Guardianship, Guardianship.child_id == Child.id)
-                                       .where(Guardianship.user_id == actor.id, Child.id.in_(wanted_ids))))
+    # The children with all their guardians (for the messages) in one query.
+    children = list(db.session.scalars(
+        sa.select(Child).join(Guardianship, Guardianship.child_id == Child.id)
+        .where(Guardianship.user_id == actor.id, Child.id.in_(wanted_ids))
+        .options(joinedload(Child.guardianships).joinedload(Guardianship.user).lazyload(User.grants))).unique())
     if len(children) != len(wanted_ids):
         raise NotFound()  # someone else's child answers the same as no child at all
     children.sort(key=lambda c: wanted_ids.index(c.id))
@@ -391,8 +394,7 @@ def enrol(*, actor: User, programme_id: int, child_ids: Sequence[int], session_i
                 programme, [s.id for s in sessions], len(newcomers), now):
             raise DomainError(_l("Sign-up is paused until more volunteers have joined this programme. "
                                  "Please try again later."), code="understaffed")
-    # Everything that does not depend on the seats is read before the lock, so that the lock is held briefly.
-    guardians = _guardians_of(wanted_ids)
+    guardians = {c.id: [g.user for g in sorted(c.guardianships, key=lambda g: g.id)] for c in children}
 
     _lock_for(programme, slot_ids)
     existing = _live_enrolments(programme.id, wanted_ids, slot_ids)  # recounted inside the lock

@@ -171,7 +171,11 @@ def write_photo(photo: CleanPhoto) -> tuple[str, Path]:
     key = new_storage_key()
     path = folder / key
     with open(path, "xb") as handle:  # "x": never overwrite, however unlikely a clash of 128 random bits
-        handle.write(photo.data)
+        try:
+            handle.write(photo.data)
+        except OSError:
+            path.unlink(missing_ok=True)  # a disk that filled up half-way leaves no half a photo
+            raise
     return key, path
 
 

@@ -6,7 +6,7 @@ Every write opens one unit of work and calls one service; a refused rule comes b
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -234,6 +234,8 @@ def confirm_times(shift_id: int):
     day = shift.session.on_date
     arrived = datetime.combine(day, form.arrived.data, tzinfo=local_zone())
     left = datetime.combine(day, form.left.data, tzinfo=local_zone())
+    if left <= arrived:
+        left += timedelta(days=1)  # a session that runs past midnight
     return _act(services.confirm_times, _("The times are confirmed and the hours recorded."),
                 url_for("volunteers.staffing"), form=form, shift_id=shift_id, checked_in_at=arrived,
                 checked_out_at=left)

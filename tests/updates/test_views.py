@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from PIL import Image
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from childcare.db import db
 from childcare.updates.models import DailyUpdate, UpdatePhoto
 from childcare.updates.photos import new_storage_key
 from tests.conftest import csrf_token_from
+from tests.factories import AdminFactory, CoordinatorFactory
 from tests.updates.conftest import GPS_IFD, huge_png, jpeg_with_gps, png_bytes
 
 
@@ -147,9 +147,6 @@ def test_an_empty_note_is_refused_on_the_form(client, login_as, camp):
     assert photo_count() == 0
 
 
-@pytest.mark.xfail(strict=True, raises=RequestEntityTooLarge, reason=(
-    "base.html builds LanguageForm from the request, which re-reads the oversized body while the 413 page renders; "
-    "fix: LanguageForm(formdata=None, ...) in childcare/templating.py"))
 def test_a_request_over_the_size_limit_gets_a_friendly_page(client, login_as, camp, app):
     login_as(camp.volunteer)
     too_big = b"\xff\xd8" + b"\x00" * (app.config["MAX_CONTENT_LENGTH"] + 10)
@@ -223,3 +220,24 @@ def test_the_feed_is_paginated_by_twenty(client, login_as, camp):
 def test_the_nav_links_daily_updates(client, login_as, camp):
     login_as(camp.guardian)
     assert 'href="/updates/"' in text(client.get("/children/"))
+
+
+def test_photo_headers_keep_it_private_and_a_coordinator_elsewhere_gets_404(client, login_as, camp):
+    login_as(camp.volunteer)
+    post_update(client, camp.session.id, "私密", [(png_bytes(), "a.png")])
+    photo = updates_of(camp.session.id)[0].photos[0]
+
+    login_as(camp.guardian)
+    served = client.get(f"/updates/photos/{photo.id}")
+    assert served.headers["Cache-Control"].replace(" ", "") in ("private,max-age=3600", "max-age=3600,private")
+    assert served.headers["Content-Type"] == "image/jpeg"
+
+    login_as(CoordinatorFactory())  # coordinates another community
+    assert client.get(f"/updates/photos/{photo.id}").status_code == 404
+    login_as(AdminFactory())
+    assert client.get(f"/updates/photos/{photo.id}").status_code == 200
+
+
+def test_anonymous_visitors_are_sent_to_log_in(client, camp):
+    assert client.get("/updates/photos/1").status_code == 302
+    assert client.get("/updates/").status_code == 302

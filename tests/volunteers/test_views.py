@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from childcare.db import db, utcnow
 from childcare.volunteers.models import ApplicationStatus, HoursEntry, Shift, ShiftStatus, VolunteerApplication
+from tests.enrolment.factories import LOCAL
 from tests.factories import CommunityFactory, CoordinatorFactory, UserFactory
 from tests.volunteers.factories import ApplicationFactory, HoursFactory, ShiftFactory, session_at, volunteer_of
 
@@ -217,3 +218,20 @@ def test_the_board_costs_a_bounded_number_of_queries(login_as, client, count_que
         client.get("/volunteers/")
 
     assert n() == few and few <= 14
+
+
+def test_the_coordinator_confirms_a_volunteers_times_from_the_staffing_page(login_as, post_form):
+    community = CommunityFactory()
+    coordinator = CoordinatorFactory(community=community)
+    session = session_at(utcnow() - timedelta(days=1), community=community)
+    shift = ShiftFactory(session=session, volunteer=volunteer_of(community))
+    login_as(coordinator)
+    arrived = session.starts_at.astimezone(LOCAL)
+
+    response = post_form(f"/volunteers/manage/shifts/{shift.id}/confirm",
+                         {"arrived": arrived.strftime("%H:%M"),
+                          "left": (arrived + timedelta(minutes=150)).strftime("%H:%M")},
+                         token_from="/volunteers/manage/staffing", follow_redirects=True)
+
+    assert "The times are confirmed" in text(response)
+    assert db.session.scalar(sa.select(HoursEntry.minutes).where(HoursEntry.shift_id == shift.id)) == 150
