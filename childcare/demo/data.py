@@ -9,9 +9,14 @@ import sqlalchemy as sa
 
 from childcare.accounts import services as accounts
 from childcare.accounts.models import Role
+from childcare.children.queries import children_of
+from childcare.children.services import add_child
 from childcare.db import db, utcnow
+from childcare.enrolment.services import enrol
+from childcare.i18n import to_local
 from childcare.places.models import Community, District, DistrictKind, Street, StreetKind, Venue
 from childcare.programmes.models import Programme, ProgrammeKind
+from childcare.programmes.services import create_programme
 
 PLACES = [
     # (city, district, district kind, street, street kind, community, address, description, venues)
@@ -95,6 +100,32 @@ def _get_or_create(model: type, defaults: dict[str, Any] | None = None, **keys: 
     return obj, True
 
 
+CHILDREN = [
+    # (guardian phone, name, gender, birth date, grade, school, allergies, photo consent, home alone, pickup)
+    ("13900000021", "张小雨", "female", date(2017, 5, 12), 3, "盐湖区实验小学", "花生", True, False,
+     [{"name": "王奶奶", "relation": "奶奶", "phone": "13900000031"}]),
+    ("13900000021", "张小乐", "male", date(2019, 9, 3), 1, "盐湖区实验小学", "", False, False, []),
+    ("13900000022", "杨子涵", "female", date(2015, 11, 20), 5, "永济市城北小学", "", True, True,
+     [{"name": "杨爷爷", "relation": "爷爷", "phone": "13900000032"}]),
+]
+
+
+def _families_and_enrolments(programmes: dict[str, Programme]) -> int:
+    """The demo guardians' children, each enrolled in an after-school class (through the real services)."""
+    created = 0
+    for phone, name, gender, birth, grade, school, allergies, photos, alone, pickup in CHILDREN:
+        guardian = accounts.find_by_phone(accounts.normalise_phone(phone))
+        child = next((c for c in children_of(guardian) if c.name == name), None)
+        if child is None:
+            child = add_child(actor=guardian, name=name, gender=gender, birth_date=birth, grade=grade, school=school,
+                              allergies=allergies, photo_consent=photos, may_go_home_alone=alone,
+                              pickup_persons=pickup, consent=True, relation="妈妈" if phone.endswith("21") else "爸爸")
+            created += 1
+        title = "杏北四点半课堂" if phone.endswith("22") else "皮革城四点半课堂"
+        enrol(actor=guardian, programme_id=programmes[title].id, child_ids=[child.id])  # idempotent
+    return created
+
+
 def load_demo() -> int:
     """Create what is missing and leave the rest alone; answers how many records were new."""
     created = 0
@@ -126,13 +157,20 @@ def load_demo() -> int:
         for role in account["roles"]:
             accounts.grant_role(actor=None, user=user, role=role, community_id=community.id if community else None)
 
-    today = utcnow().date()
+    admin = accounts.find_by_phone(accounts.normalise_phone(DEMO_ACCOUNTS[0]["phone"]))
+    today = to_local(utcnow()).date()
+    programmes: dict[str, Programme] = {}
     for spec in _programmes(today):
         spec = dict(spec)
         community = communities[spec.pop("community")]
         venue = venues[(community.name, spec.pop("venue"))]
-        title = spec.pop("title")
-        _programme, new = _get_or_create(Programme, {**spec, "venue_id": venue.id},
-                                         community_id=community.id, title=title)
-        created += new
+        found = db.session.scalar(sa.select(Programme).filter_by(community_id=community.id, title=spec["title"]))
+        if found is None:
+            weekdays = [1, 2, 3, 4, 5] if spec["kind"] == ProgrammeKind.AFTER_SCHOOL else [1, 2, 3, 4, 5, 6, 7]
+            found = create_programme(actor=admin, community_id=community.id, venue_id=venue.id, weekdays=weekdays,
+                                     registration_opens_at=utcnow() - timedelta(days=1),
+                                     registration_closes_at=utcnow() + timedelta(days=20), **spec)
+            created += 1
+        programmes[found.title] = found
+    created += _families_and_enrolments(programmes)
     return created
