@@ -170,3 +170,25 @@ def test_no_address_under_attendance_accepts_a_method_that_would_edit_or_delete_
     assert methods <= {"GET", "HEAD", "OPTIONS", "POST"}
     assert not any(word in rule.rule for rule in app.url_map.iter_rules() if rule.rule.startswith("/attendance")
                    for word in ("edit", "delete", "events/"))
+
+
+def test_a_coordinator_sees_every_session_of_the_community_today_but_not_tomorrows(room, login_as, client):
+    from tests.attendance.factories import session_at
+
+    tomorrow = session_at(room.programme, MONDAY.replace(day=3), time(16, 30), time(18, 30))
+    login_as(room.coordinator)
+    page = text(client.get("/attendance/"))
+    assert f"/attendance/sessions/{room.session.id}" in page and f"/attendance/sessions/{tomorrow.id}" not in page
+    assert "Event log" in text(client.get(roster_url(room)))
+
+
+def test_the_event_log_reads_who_did_what_from_which_state_to_which(room, login_as, client):
+    child = room.seat("钱小多")
+    login_as(room.volunteer)
+    post(client, room, action(room, child, "absent"))
+    post(client, room, action(room, child, "check-in"))
+    login_as(room.coordinator)
+    log = text(client.get(f"{roster_url(room)}/history")).split("<tbody>")[1]
+    assert log.count('data-testid="event"') == 2
+    assert log.index("Marked absent") < log.index("Checked in")
+    assert "Expected → Absent" in log and "Absent → Present" in log and room.volunteer.name in log
