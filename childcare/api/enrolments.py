@@ -17,7 +17,7 @@ from childcare.api.schemas import (
     Page,
 )
 from childcare.api.views import endpoint, respond
-from childcare.db import unit_of_work, utcnow
+from childcare.db import unit_of_work
 from childcare.enrolment import queries, services
 from childcare.enrolment.models import Enrolment, EnrolmentStatus
 
@@ -57,12 +57,12 @@ def create_enrolments(actor: User, body: EnrolmentCreate):
                 previous = idempotency.previous_answer(actor, key, request_hash)
                 if previous is not None:
                     return _replay(previous)
-            started = utcnow()
-            enrolments = services.enrol(actor=actor, programme_id=body.programme_id, child_ids=body.child_ids,
-                                        session_ids=body.session_ids, all_or_none=body.all_or_none)
-            positions = _positions(enrolments)
-            # Created by this request if stamped after it began; an enrolment handed back is older.
-            status = 201 if any(e.created_at >= started for e in enrolments) else 200
+            result = services.sign_up(actor=actor, programme_id=body.programme_id, child_ids=body.child_ids,
+                                      session_ids=body.session_ids, all_or_none=body.all_or_none)
+            enrolments = result.enrolments
+            # Places of enrolments handed back again are looked up; new places come with the result.
+            positions = {**_positions([e for e in enrolments if e.id not in result.created_ids]), **result.positions}
+            status = 201 if result.created_ids else 200
             answer = EnrolmentBatch(enrolments=[
                 EnrolmentBrief(id=e.id, child_id=e.child_id, session_id=e.session_id, status=e.status,
                                position=positions.get(e.id)) for e in enrolments]).model_dump(mode="json")

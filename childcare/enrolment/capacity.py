@@ -9,7 +9,7 @@ from typing import ParamSpec, TypeVar
 import sqlalchemy as sa
 
 from childcare.db import db, is_lock_timeout, write_intent
-from childcare.enrolment.models import SEAT_HOLDING, Enrolment
+from childcare.enrolment.models import LIVE, SEAT_HOLDING, Enrolment, EnrolmentStatus
 from childcare.errors import Busy
 from childcare.programmes.models import Programme, ProgrammeSession
 
@@ -80,6 +80,26 @@ def seats_held(programme_id: int, session_id: int | None = None) -> int:
     """Seats held (pending, confirmed, offered) in the programme or one of its sessions; call inside the lock."""
     query = sa.select(sa.func.count(Enrolment.id)).where(*_holding_filter(programme_id, session_id))
     return int(db.session.scalar(query) or 0)
+
+
+def recount(programme_id: int, session_id: int | None, *, priority: int,
+            child_ids: Iterable[int]) -> tuple[int, int, int]:
+    """Inside the lock, in one round trip: (seats held, waiting places at or before `priority`, live
+    enrolments these children already have here).
+
+    A newcomer joins the waiting list behind every place of its priority or better, so its place is the
+    second number plus one; the third is normally 0 (a twin request that got the lock first makes it > 0).
+    """
+    where = [Enrolment.programme_id == programme_id,
+             Enrolment.session_id.is_(None) if session_id is None else Enrolment.session_id == session_id]
+    count = sa.func.count(Enrolment.id)
+    held = sa.select(count).where(*where, Enrolment.status.in_(SEAT_HOLDING)).scalar_subquery()
+    ahead = sa.select(count).where(*where, Enrolment.status == EnrolmentStatus.WAITLISTED,
+                                   Enrolment.priority <= priority).scalar_subquery()
+    twins = sa.select(count).where(*where, Enrolment.status.in_(LIVE),
+                                   Enrolment.child_id.in_(list(child_ids))).scalar_subquery()
+    row = db.session.execute(sa.select(held, ahead, twins)).one()
+    return int(row[0]), int(row[1]), int(row[2])
 
 
 def capacity_of(programme: Programme, session: ProgrammeSession | None = None) -> int:
