@@ -47,7 +47,7 @@ def test_the_sheet_masks_guardian_phones_and_marks_blocked_pickup_persons(client
     assert s.grandma.name in body and "外婆" in body
     blocked_cell = body.split(s.blocked.name, 1)[1][:200]
     assert "NOT authorised" in blocked_cell
-    assert "attendance_print.css" in body
+    assert "css/app.css" in body  # print styles live in the one stylesheet
     for column in ("Check-in time", "Signature", "Check-out time", "Picked up by"):
         assert column in body
     assert s.programme.title in body and "16:30–18:30" in body

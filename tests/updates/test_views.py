@@ -52,7 +52,7 @@ def test_the_volunteer_sees_the_consent_reminder_right_above_the_photo_input(cli
     reminder, photo_input = page.index('data-testid="consent-reminder"'), page.index('type="file"')
     assert reminder < photo_input
     assert 'enctype="multipart/form-data"' in page
-    assert "css/updates.css" in page and "style=" not in page
+    assert "style=" not in page
 
 
 def test_a_volunteer_posts_photos_and_the_guardian_sees_them_without_exif(client, login_as, camp, app):
