@@ -185,6 +185,11 @@ def revoke_role(*, actor: User, user: User, role: Role, community_id: int | None
     from childcare.accounts.permissions import ensure_admin
 
     ensure_admin(actor)
+    if role == Role.ADMIN and db.session.scalar(
+            sa.select(sa.func.count(RoleGrant.id)).where(RoleGrant.role == Role.ADMIN)) <= 1:
+        # Nobody could manage places, people or roles any more.
+        raise DomainError(_l("The last administrator cannot lose the role. Make someone else an administrator "
+                             "first."), code="last_admin")
     for grant in list(user.grants):
         if grant.role == role and grant.community_id == community_id:
             user.grants.remove(grant)

@@ -239,3 +239,16 @@ def test_revoking_a_role_takes_it_away_and_an_unknown_one_is_not_found(app_ctx):
     assert not user.has_role(Role.COORDINATOR)
     with pytest.raises(NotFound):
         services.revoke_role(actor=admin, user=user, role=Role.COORDINATOR, community_id=community.id)
+
+
+def test_the_last_administrator_cannot_lose_the_role(app_ctx):
+    from childcare.errors import DomainError
+    from tests.factories import AdminFactory
+
+    only = AdminFactory()
+    with pytest.raises(DomainError) as refused:
+        services.revoke_role(actor=only, user=only, role=Role.ADMIN)
+    assert refused.value.code == "last_admin"
+    second = AdminFactory()
+    services.revoke_role(actor=second, user=only, role=Role.ADMIN)
+    assert not only.is_admin
