@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, flash, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
@@ -183,3 +183,18 @@ def attach_to_form(form: Any, error: DomainError) -> bool:
         return False
     field.errors = [*list(field.errors or []), error.detail]
     return True
+
+
+def refuse_on_form(form: Any, error: DomainError) -> None:
+    """Show a refused rule on its form field, else as a flash; a refusal of access is no form error (403/404)."""
+    if isinstance(error, Forbidden | NotFound):
+        raise error
+    if form is None or not attach_to_form(form, error):
+        flash(error.detail, "error")
+
+
+def flash_form_errors(form: Any) -> None:
+    """Put a form's field errors into flash messages (forms whose fields are not shown again)."""
+    for field_errors in form.errors.values():
+        for message in field_errors:
+            flash(message, "error")

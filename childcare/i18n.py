@@ -56,6 +56,13 @@ def to_local(value: datetime) -> datetime:
     return value.astimezone(local_zone())
 
 
+def local_today() -> date:
+    """Today's date where the community is (not in UTC: 07:00 in Shanghai is still yesterday in UTC)."""
+    from childcare.db import utcnow
+
+    return to_local(utcnow()).date()
+
+
 def localtime(value: datetime | None, fmt: str = "medium") -> str:
     """Jinja filter: an instant shown in local time, in the user's language."""
     if value is None:

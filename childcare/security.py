@@ -54,6 +54,11 @@ def safe_next_url(target: str | None) -> str | None:
     return target
 
 
+def back_to(default: str) -> str:
+    """Where a form should return: its `next` field or parameter if it is on this site, else the default."""
+    return safe_next_url(request.form.get("next") or request.args.get("next")) or default
+
+
 def register_security(app: Flask) -> None:
     """Login gate before each request; security headers after."""
 

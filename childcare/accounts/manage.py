@@ -19,7 +19,7 @@ from childcare.accounts.forms import REQUIRED
 from childcare.accounts.models import Role, RoleGrant, User
 from childcare.accounts.permissions import role_required
 from childcare.db import db, unit_of_work
-from childcare.errors import DomainError, Forbidden, InvalidInput, NotFound, attach_to_form
+from childcare.errors import DomainError, InvalidInput, refuse_on_form
 from childcare.places.queries import all_communities
 
 bp = Blueprint("people", __name__, url_prefix="/manage/people")
@@ -84,11 +84,6 @@ def _person_by_phone(phone: str) -> User:
     return person
 
 
-def _refuse_on_form(form, error: DomainError) -> None:
-    if isinstance(error, Forbidden | NotFound):
-        raise error
-    if not attach_to_form(form, error):
-        flash(error.detail, "error")
 
 
 def _search_page(form: GrantRoleForm | None = None, communities: list | None = None):
@@ -145,7 +140,7 @@ def grant(user_id: int | None = None):
                 services.grant_role(actor=current_user, user=person, role=form.role.data,
                                     community_id=form.community_id.data)
         except DomainError as error:
-            _refuse_on_form(form, error)
+            refuse_on_form(form, error)
         else:
             if form.role.data == Role.COORDINATOR:
                 names = {c.id: c.full_name for c in communities}

@@ -8,7 +8,6 @@ JSON carrying the row's new state and HTML, so the row updates in place. No rout
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -21,9 +20,9 @@ from childcare.accounts.services import masked_phone
 from childcare.attendance import queries, services
 from childcare.attendance.forms import ActionForm, CheckOutForm, CorrectForm
 from childcare.attendance.models import AttendanceState, EventKind, EventSource
-from childcare.db import db, read_only, unit_of_work, utcnow
+from childcare.db import db, read_only, unit_of_work
 from childcare.errors import DomainError, Forbidden, InvalidInput, NotFound
-from childcare.i18n import to_local
+from childcare.i18n import local_today
 from childcare.programmes.models import Programme, ProgrammeSession
 from childcare.volunteers.access import ensure_can_staff_session
 
@@ -37,8 +36,6 @@ SOURCE_TITLES = {EventSource.ROSTER: _l("Roster"), EventSource.QR: _l("QR code")
                  EventSource.API: _l("API")}
 
 
-def local_today() -> date:
-    return to_local(utcnow()).date()
 
 
 def _is_fetch() -> bool:

@@ -26,7 +26,7 @@ from childcare.children.models import (
 )
 from childcare.db import db, utcnow
 from childcare.errors import DomainError, InvalidInput, NotFound
-from childcare.i18n import to_local
+from childcare.i18n import local_today
 from childcare.notifications.kinds import register_kind
 from childcare.notifications.services import notify
 
@@ -159,8 +159,6 @@ def _pickup_person(actor: User, child_id: int, pickup_person_id: int) -> tuple[C
 # ---- input checks --------------------------------------------------------------------------------------------
 
 
-def _local_today() -> date:
-    return to_local(utcnow()).date()
 
 
 def _text(value: Any, *, limit: int, field: str, required: bool = False) -> str:
@@ -199,7 +197,7 @@ def _birth_date(value: Any) -> date | None:
             value = date.fromisoformat(str(value))
         except ValueError:
             raise InvalidChild(_l("Please enter a date such as 2018-09-01."), field="birth_date") from None
-    today = _local_today()
+    today = local_today()
     if value > today:
         raise InvalidChild(_l("The birth date cannot be in the future."), field="birth_date")
     age = today.year - value.year - ((today.month, today.day) < (value.month, value.day))

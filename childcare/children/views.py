@@ -18,7 +18,7 @@ from childcare.children.forms import (
 )
 from childcare.children.models import Child, PickupPerson
 from childcare.db import unit_of_work
-from childcare.errors import DomainError, Forbidden, NotFound, attach_to_form
+from childcare.errors import DomainError, Forbidden, NotFound, refuse_on_form
 
 bp = Blueprint("children", __name__, url_prefix="/children")
 
@@ -28,12 +28,6 @@ def _render(template: str, **context):
                            **context)
 
 
-def _refuse_on_form(form, error: DomainError) -> None:
-    """Show a refused rule on the form; a refusal of access is no form error and answers 404."""
-    if isinstance(error, Forbidden | NotFound):
-        raise error
-    if not attach_to_form(form, error):
-        flash(error.detail, "error")
 
 
 def _refuse_with_flash(error: DomainError) -> None:
@@ -88,7 +82,7 @@ def add():
                 child = services.add_child(actor=current_user, relation=form.relation.data,
                                            consent=bool(form.consent.data), **form.child_values())
         except DomainError as error:
-            _refuse_on_form(form, error)
+            refuse_on_form(form, error)
         else:
             flash(_("%(name)s has been added.", name=child.name), "success")
             return _back_to(child.id)
@@ -109,7 +103,7 @@ def edit(child_id: int):
             with unit_of_work():
                 services.update_child(actor=current_user, child_id=child_id, **form.child_values())
         except DomainError as error:
-            _refuse_on_form(form, error)
+            refuse_on_form(form, error)
         else:
             flash(_("Your changes have been saved."), "success")
             return _back_to(child_id)
@@ -126,7 +120,7 @@ def remove(child_id: int):
             with unit_of_work():
                 services.remove_child(actor=current_user, child_id=child_id)
         except DomainError as error:
-            _refuse_on_form(form, error)
+            refuse_on_form(form, error)
         else:
             flash(_("%(name)s has been removed.", name=name), "success")
             return redirect(url_for("children.index"))
@@ -145,7 +139,7 @@ def add_pickup_person(child_id: int):
                 person = services.add_pickup_person(actor=current_user, child_id=child_id, name=form.name.data,
                                                     relation=form.relation.data, phone=form.phone.data)
         except DomainError as error:
-            _refuse_on_form(form, error)
+            refuse_on_form(form, error)
         else:
             flash(_("%(name)s may now pick up the child.", name=person.name), "success")
             return _back_to(child_id, "pickup-persons")
@@ -172,7 +166,7 @@ def edit_pickup_person(child_id: int, pickup_person_id: int):
                                               pickup_person_id=pickup_person_id, name=form.name.data,
                                               relation=form.relation.data, phone=form.phone.data)
         except DomainError as error:
-            _refuse_on_form(form, error)
+            refuse_on_form(form, error)
         else:
             flash(_("Your changes have been saved."), "success")
             return _back_to(child_id, "pickup-persons")
@@ -228,7 +222,7 @@ def invite(child_id: int):
                 services.invite_guardian(actor=current_user, child_id=child_id, phone=form.phone.data,
                                          relation=form.relation.data)
         except DomainError as error:
-            _refuse_on_form(form, error)
+            refuse_on_form(form, error)
         else:
             flash(_("Invitation sent. It is valid for %(days)s days; they accept it after logging in with that "
                     "number.", days=services.INVITATION_VALID_FOR.days), "success")

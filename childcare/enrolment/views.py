@@ -35,13 +35,13 @@ from childcare.enrolment.forms import (
 )
 from childcare.enrolment.models import LIVE, Enrolment, EnrolmentStatus
 from childcare.enrolment.services_calendar import ensure_calendar_token, guardian_by_calendar_token, render_calendar
-from childcare.errors import DomainError, Forbidden, NotFound, attach_to_form
-from childcare.i18n import localdate, to_local
+from childcare.errors import DomainError, flash_form_errors, refuse_on_form
+from childcare.i18n import local_today, localdate, to_local
 from childcare.places.models import Community, Street, Venue
 from childcare.places.queries import all_communities
 from childcare.programmes.models import Allocation, EnrolmentMode, Programme, ProgrammeKind, ProgrammeSession
 from childcare.programmes.queries import published_programmes
-from childcare.security import public, safe_next_url
+from childcare.security import back_to, public
 
 bp = Blueprint("enrolment", __name__)
 
@@ -52,26 +52,12 @@ FEED_PAST_DAYS = 30
 FEED_DAYS = 366
 
 
-def local_today() -> date:
-    return to_local(utcnow()).date()
 
 
-def _refuse(form, error: DomainError) -> None:
-    """Show a refused rule on the form, else as a flash; a refusal of access answers 403 or 404."""
-    if isinstance(error, Forbidden | NotFound):
-        raise error
-    if form is None or not attach_to_form(form, error):
-        flash(error.detail, "error")
 
 
-def _flash_form_errors(form) -> None:
-    for field_errors in form.errors.values():
-        for message in field_errors:
-            flash(message, "error")
 
 
-def _back(default: str) -> str:
-    return safe_next_url(request.form.get("next") or request.args.get("next")) or default
 
 
 # ---- finding programmes -------------------------------------------------------------------------------------------
@@ -271,7 +257,7 @@ def enrol(programme_id: int):
                 positions = queries.positions_of(enrolments)
                 messages = [_enrolled_message(e, positions) for e in enrolments]
         except DomainError as error:
-            _refuse(form, error)
+            refuse_on_form(form, error)
         else:
             for message in messages:
                 flash(message, "success")
@@ -312,12 +298,12 @@ def _guardian_action(action, enrolment_id: int, done: str, form=None, **kwargs):
             with unit_of_work():
                 action(actor=current_user, enrolment_id=enrolment_id, **kwargs)
         except DomainError as error:
-            _refuse(None, error)
+            refuse_on_form(None, error)
         else:
             flash(done, "success")
     else:
-        _flash_form_errors(form)
-    return redirect(_back(url_for("enrolment.list_enrolments")))
+        flash_form_errors(form)
+    return redirect(back_to(url_for("enrolment.list_enrolments")))
 
 
 @bp.post("/enrolments/<int:enrolment_id>/cancel")
@@ -373,12 +359,12 @@ def request_leave():
                 services.request_leave(actor=current_user, child_id=form.child_id.data,
                                        session_ids=[form.session_id.data], reason=(form.reason.data or "").strip())
         except DomainError as error:
-            _refuse(None, error)
+            refuse_on_form(None, error)
         else:
             flash(_("Leave has been requested. The class has been told."), "success")
             return redirect(url_for("enrolment.show_schedule", _anchor=f"session-{form.session_id.data}"))
     else:
-        _flash_form_errors(form)
+        flash_form_errors(form)
     return redirect(url_for("enrolment.show_schedule"))
 
 
@@ -390,11 +376,11 @@ def cancel_leave(leave_id: int):
             with unit_of_work():
                 services.cancel_leave(actor=current_user, leave_id=leave_id)
         except DomainError as error:
-            _refuse(None, error)
+            refuse_on_form(None, error)
         else:
             flash(_("The leave has been withdrawn."), "success")
     else:
-        _flash_form_errors(form)
+        flash_form_errors(form)
     return redirect(url_for("enrolment.show_schedule"))
 
 
@@ -477,11 +463,11 @@ def approve(programme_id: int, enrolment_id: int):
             with unit_of_work():
                 services.approve(actor=current_user, enrolment_id=enrolment_id)
         except DomainError as error:
-            _refuse(None, error)
+            refuse_on_form(None, error)
         else:
             flash(_("The enrolment has been approved."), "success")
     else:
-        _flash_form_errors(form)
+        flash_form_errors(form)
     return _to_manage_page(programme_id, _anchor=f"enrolment-{enrolment_id}")
 
 
@@ -494,7 +480,7 @@ def remove(programme_id: int, enrolment_id: int):
             with unit_of_work():
                 services.remove(actor=current_user, enrolment_id=enrolment_id, reason=form.reason.data.strip())
         except DomainError as error:
-            _refuse(form, error)
+            refuse_on_form(form, error)
         else:
             flash(_("The child has been removed from the programme."), "success")
             return _to_manage_page(programme_id)
@@ -512,7 +498,7 @@ def change_capacity(programme_id: int):
                 services.change_capacity(actor=current_user, programme_id=programme.id,
                                          capacity=form.capacity.data, session_id=form.session_id.data)
         except DomainError as error:
-            _refuse(form, error)
+            refuse_on_form(form, error)
         else:
             flash(_("The number of seats has been changed."), "success")
             return _to_manage_page(programme_id)
@@ -530,7 +516,7 @@ def run_draw(programme_id: int):
                 draw.run_draw(actor=current_user, programme_id=programme.id,
                               seed=(form.seed.data or "").strip() or None)
         except DomainError as error:
-            _refuse(form, error)
+            refuse_on_form(form, error)
         else:
             flash(_("The draw has been made and its result published."), "success")
             return redirect(url_for("enrolment.show_draw", programme_id=programme_id))

@@ -13,7 +13,7 @@ from wtforms import SelectChoice
 from childcare.accounts.models import Role
 from childcare.accounts.permissions import ensure_manages_community, managed_community_ids, role_required
 from childcare.db import db, unit_of_work
-from childcare.errors import DomainError, Forbidden, NotFound, attach_to_form
+from childcare.errors import DomainError, refuse_on_form
 from childcare.places import queries, services
 from childcare.places.forms import (
     CommunityForm,
@@ -86,12 +86,6 @@ def _placeholder() -> SelectChoice:
     return SelectChoice(value="", label=_("Choose…"))
 
 
-def _refuse_on_form(form, error: DomainError) -> None:
-    """Show a refused rule on the form; a refusal of access is no form error and answers 403 or 404."""
-    if isinstance(error, Forbidden | NotFound):
-        raise error
-    if not attach_to_form(form, error):
-        flash(error.detail, "error")
 
 
 def _manage_page(*, district_form: DistrictForm | None = None, street_form: NewStreetForm | None = None,
@@ -139,7 +133,7 @@ def add_district():
                 district = services.create_district(actor=current_user, name=form.name.data, kind=form.kind.data,
                                                     city=form.city.data)
         except DomainError as error:
-            _refuse_on_form(form, error)
+            refuse_on_form(form, error)
         else:
             flash(_("%(name)s has been added.", name=district.name), "success")
             return redirect(url_for("places.manage", _anchor=f"district-{district.id}"))
@@ -157,7 +151,7 @@ def add_street():
                 street = services.create_street(actor=current_user, district=district, name=form.name.data,
                                                 kind=form.kind.data)
         except DomainError as error:
-            _refuse_on_form(form, error)
+            refuse_on_form(form, error)
         else:
             flash(_("%(name)s has been added.", name=street.name), "success")
             return redirect(url_for("places.manage", _anchor=f"street-{street.id}"))
@@ -176,7 +170,7 @@ def add_community():
                     actor=current_user, street=street, name=form.name.data, address=form.address.data,
                     description=form.description.data, contact_phone=form.contact_phone.data)
         except DomainError as error:
-            _refuse_on_form(form, error)
+            refuse_on_form(form, error)
         else:
             flash(_("%(name)s has been added.", name=community.name), "success")
             return redirect(url_for("places.manage", _anchor=f"community-{community.id}"))
@@ -194,7 +188,7 @@ def add_venue():
                 venue = services.create_venue(actor=current_user, community=community, name=form.name.data,
                                               address=form.address.data, capacity=form.capacity.data)
         except DomainError as error:
-            _refuse_on_form(form, error)
+            refuse_on_form(form, error)
         else:
             flash(_("%(name)s has been added.", name=venue.name), "success")
             return redirect(url_for("places.manage", _anchor=f"venue-{venue.id}"))
@@ -217,7 +211,7 @@ def edit_district(district_id: int):
                 services.update_district(actor=current_user, district=district, name=form.name.data,
                                          kind=form.kind.data, city=form.city.data)
         except DomainError as error:
-            _refuse_on_form(form, error)
+            refuse_on_form(form, error)
         else:
             flash(_("Your changes have been saved."), "success")
             return redirect(url_for("places.manage", _anchor=f"district-{district_id}"))
@@ -235,7 +229,7 @@ def edit_street(street_id: int):
             with unit_of_work():
                 services.update_street(actor=current_user, street=street, name=form.name.data, kind=form.kind.data)
         except DomainError as error:
-            _refuse_on_form(form, error)
+            refuse_on_form(form, error)
         else:
             flash(_("Your changes have been saved."), "success")
             return redirect(url_for("places.manage", _anchor=f"street-{street_id}"))
@@ -255,7 +249,7 @@ def edit_community(community_id: int):
                                           address=form.address.data, description=form.description.data,
                                           contact_phone=form.contact_phone.data)
         except DomainError as error:
-            _refuse_on_form(form, error)
+            refuse_on_form(form, error)
         else:
             flash(_("Your changes have been saved."), "success")
             return redirect(url_for("places.manage", _anchor=f"community-{community_id}"))
@@ -278,7 +272,7 @@ def edit_venue(venue_id: int):
                 services.update_venue(actor=current_user, venue=venue, name=form.name.data,
                                       address=form.address.data, capacity=form.capacity.data)
         except DomainError as error:
-            _refuse_on_form(form, error)
+            refuse_on_form(form, error)
         else:
             flash(_("Your changes have been saved."), "success")
             return redirect(url_for("places.manage", _anchor=f"venue-{venue_id}"))

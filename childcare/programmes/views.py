@@ -13,7 +13,7 @@ from wtforms import SelectChoice
 from childcare.accounts.models import Role
 from childcare.accounts.permissions import managed_community_ids, role_required
 from childcare.db import read_only, unit_of_work, utcnow
-from childcare.errors import DomainError, Forbidden, NotFound, attach_to_form
+from childcare.errors import DomainError, NotFound, refuse_on_form
 from childcare.i18n import local_zone, to_local
 from childcare.places.queries import communities_by_ids
 from childcare.programmes import queries, schedule, services
@@ -36,12 +36,9 @@ FORM_FIELDS = {"fee_cents": "fee_yuan"}
 
 def _refuse_on_form(form, error: DomainError) -> None:
     """Show a refused rule on its field; a refusal of access is no form error and answers 403 or 404."""
-    if isinstance(error, Forbidden | NotFound):
-        raise error
     if error.field in FORM_FIELDS:
         error.field = FORM_FIELDS[error.field]
-    if not attach_to_form(form, error):
-        flash(error.detail, "error")
+    refuse_on_form(form, error)
 
 
 def _naive_local(value: Any) -> Any:

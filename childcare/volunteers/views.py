@@ -17,10 +17,10 @@ from childcare.accounts.models import Role, User
 from childcare.accounts.permissions import can_manage_community, role_required
 from childcare.accounts.services import masked_phone
 from childcare.db import db, unit_of_work, utcnow
-from childcare.errors import DomainError, Forbidden, NotFound, attach_to_form
-from childcare.i18n import local_zone, to_local
+from childcare.errors import DomainError, flash_form_errors, refuse_on_form
+from childcare.i18n import local_today, local_zone
 from childcare.places.queries import all_communities
-from childcare.security import safe_next_url
+from childcare.security import back_to
 from childcare.volunteers import queries, services
 from childcare.volunteers.forms import (
     ApplyForm,
@@ -39,26 +39,12 @@ bp = Blueprint("volunteers", __name__, url_prefix="/volunteers")
 MANAGERS = (Role.COORDINATOR, Role.ADMIN)
 
 
-def local_today() -> date:
-    return to_local(utcnow()).date()
 
 
-def _refuse(form, error: DomainError) -> None:
-    """Show a refused rule on the form, else as a flash; a refusal of access answers 403 or 404."""
-    if isinstance(error, Forbidden | NotFound):
-        raise error
-    if form is None or not attach_to_form(form, error):
-        flash(error.detail, "error")
 
 
-def _flash_form_errors(form) -> None:
-    for field_errors in form.errors.values():
-        for message in field_errors:
-            flash(message, "error")
 
 
-def _back(default: str) -> str:
-    return safe_next_url(request.form.get("next") or request.args.get("next")) or default
 
 
 def _act(service, done: str, default: str, form=None, **kwargs):
@@ -69,12 +55,12 @@ def _act(service, done: str, default: str, form=None, **kwargs):
             with unit_of_work():
                 service(actor=current_user, **kwargs)
         except DomainError as error:
-            _refuse(None, error)
+            refuse_on_form(None, error)
         else:
             flash(done, "success")
     else:
-        _flash_form_errors(form)
-    return redirect(_back(default))
+        flash_form_errors(form)
+    return redirect(back_to(default))
 
 
 # ---- the volunteer's board --------------------------------------------------------------------------------------
@@ -113,7 +99,7 @@ def apply():
                                              skills=form.skills.data or "", availability=form.availability.data or "")
                 approved = application.status == ApplicationStatus.APPROVED
         except DomainError as error:
-            _refuse(form, error)
+            refuse_on_form(form, error)
         else:
             flash(_("You are already a volunteer there.") if approved
                   else _("Thank you! The community will look at your application soon."), "success")
@@ -229,8 +215,8 @@ def confirm_times(shift_id: int):
     if shift is None:
         abort(404)
     if not form.validate_on_submit():
-        _flash_form_errors(form)
-        return redirect(_back(url_for("volunteers.staffing")))
+        flash_form_errors(form)
+        return redirect(back_to(url_for("volunteers.staffing")))
     day = shift.session.on_date
     arrived = datetime.combine(day, form.arrived.data, tzinfo=local_zone())
     left = datetime.combine(day, form.left.data, tzinfo=local_zone())
@@ -282,7 +268,7 @@ def correct_hours(user_id: int):
                                        minutes=form.minutes.data, reason=form.reason.data or "",
                                        served_on=form.served_on.data)
         except DomainError as error:
-            _refuse(form, error)
+            refuse_on_form(form, error)
         else:
             flash(_("The correction is recorded."), "success")
             return redirect(url_for("volunteers.manage_hours", user_id=user_id))
