@@ -61,6 +61,11 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 
+
+def str_enum(cls: type) -> sa.Enum:
+    """A Python enum stored by its values as a short string (portable: no native PostgreSQL ENUM type)."""
+    return sa.Enum(cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+
 # SQLite has one writer at a time. A transaction that reads first and writes later can fail at
 # once (SQLITE_BUSY) when another writer got in between, so writes begin with BEGIN IMMEDIATE:
 # the write lock is taken at the start and concurrent writers queue on the busy timeout.

@@ -12,12 +12,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from childcare.accounts.models import User
 from childcare.children.models import Child
-from childcare.db import db, utcnow
+from childcare.db import db, str_enum, utcnow
 from childcare.programmes.models import ProgrammeSession
-
-
-def _enum(cls: type[enum.Enum]) -> sa.Enum:
-    return sa.Enum(cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
 
 
 class AttendanceState(enum.StrEnum):
@@ -74,16 +70,16 @@ class AttendanceEvent(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(sa.ForeignKey("programme_sessions.id", ondelete="CASCADE"))
     child_id: Mapped[int] = mapped_column(sa.ForeignKey("children.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[EventKind] = mapped_column(_enum(EventKind))
-    source: Mapped[EventSource] = mapped_column(_enum(EventSource), default=EventSource.ROSTER)
+    kind: Mapped[EventKind] = mapped_column(str_enum(EventKind))
+    source: Mapped[EventSource] = mapped_column(str_enum(EventSource), default=EventSource.ROSTER)
     #: the state before and after this event
-    previous_state: Mapped[AttendanceState] = mapped_column(_enum(AttendanceState))
-    new_state: Mapped[AttendanceState] = mapped_column(_enum(AttendanceState))
+    previous_state: Mapped[AttendanceState] = mapped_column(str_enum(AttendanceState))
+    new_state: Mapped[AttendanceState] = mapped_column(str_enum(AttendanceState))
     #: when it happened (a paper sheet entered later carries the time written on it)
     occurred_at: Mapped[datetime]
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
     actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
-    pickup_kind: Mapped[PickupKind | None] = mapped_column(_enum(PickupKind))
+    pickup_kind: Mapped[PickupKind | None] = mapped_column(str_enum(PickupKind))
     pickup_guardian_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     pickup_person_id: Mapped[int | None] = mapped_column(sa.ForeignKey("pickup_persons.id", ondelete="SET NULL"))
     #: the name written down at pick-up (kept even if the pickup person is later removed)
@@ -103,7 +99,7 @@ class AttendanceRecord(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(sa.ForeignKey("programme_sessions.id", ondelete="CASCADE"), index=True)
     child_id: Mapped[int] = mapped_column(sa.ForeignKey("children.id", ondelete="CASCADE"), index=True)
-    state: Mapped[AttendanceState] = mapped_column(_enum(AttendanceState))
+    state: Mapped[AttendanceState] = mapped_column(str_enum(AttendanceState))
     checked_in_at: Mapped[datetime | None]
     checked_out_at: Mapped[datetime | None]
     #: "who took the child home", as shown on the roster
@@ -136,7 +132,7 @@ class AttendanceAlert(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(sa.ForeignKey("programme_sessions.id", ondelete="CASCADE"), index=True)
     child_id: Mapped[int] = mapped_column(sa.ForeignKey("children.id", ondelete="CASCADE"))
-    kind: Mapped[AlertKind] = mapped_column(_enum(AlertKind))
+    kind: Mapped[AlertKind] = mapped_column(str_enum(AlertKind))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     resolved_at: Mapped[datetime | None]
 

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from childcare.db import db, utcnow
+from childcare.db import db, str_enum, utcnow
 
 
 class Channel(enum.StrEnum):
@@ -26,9 +26,6 @@ class OutboxStatus(enum.StrEnum):
     SENT = "sent"
     FAILED = "failed"
 
-
-def _enum(cls: type[enum.Enum]) -> sa.Enum:
-    return sa.Enum(cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
 
 
 class Notification(db.Model):
@@ -58,12 +55,12 @@ class OutboxMessage(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     notification_id: Mapped[int | None] = mapped_column(sa.ForeignKey("notifications.id", ondelete="SET NULL"))
     user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
-    channel: Mapped[Channel] = mapped_column(_enum(Channel))
+    channel: Mapped[Channel] = mapped_column(str_enum(Channel))
     #: phone number or e-mail address at the time of writing
     recipient: Mapped[str] = mapped_column(sa.String(200))
     #: rendered text in the recipient's language: {"subject": ..., "body": ...}
     payload: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
-    status: Mapped[OutboxStatus] = mapped_column(_enum(OutboxStatus), default=OutboxStatus.PENDING)
+    status: Mapped[OutboxStatus] = mapped_column(str_enum(OutboxStatus), default=OutboxStatus.PENDING)
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     last_error: Mapped[str] = mapped_column(sa.String(500), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -9,11 +9,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from childcare.db import db, utcnow
-
-
-def _enum(cls: type[enum.Enum]) -> sa.Enum:
-    return sa.Enum(cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+from childcare.db import db, str_enum, utcnow
 
 
 class DistrictKind(enum.StrEnum):
@@ -47,7 +43,7 @@ class District(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(60), unique=True)
-    kind: Mapped[DistrictKind] = mapped_column(_enum(DistrictKind), default=DistrictKind.DISTRICT)
+    kind: Mapped[DistrictKind] = mapped_column(str_enum(DistrictKind), default=DistrictKind.DISTRICT)
     #: the prefecture-level city, e.g. 运城市
     city: Mapped[str] = mapped_column(sa.String(60), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -64,7 +60,7 @@ class Street(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     district_id: Mapped[int] = mapped_column(sa.ForeignKey("districts.id", ondelete="RESTRICT"), index=True)
     name: Mapped[str] = mapped_column(sa.String(60))
-    kind: Mapped[StreetKind] = mapped_column(_enum(StreetKind), default=StreetKind.STREET)
+    kind: Mapped[StreetKind] = mapped_column(str_enum(StreetKind), default=StreetKind.STREET)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     district: Mapped[District] = relationship(back_populates="streets")

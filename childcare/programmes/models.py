@@ -9,12 +9,8 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from childcare.db import db, utcnow
+from childcare.db import db, str_enum, utcnow
 from childcare.places.models import Community, Venue
-
-
-def _enum(cls: type[enum.Enum]) -> sa.Enum:
-    return sa.Enum(cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
 
 
 class ProgrammeKind(enum.StrEnum):
@@ -83,18 +79,18 @@ class Programme(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     community_id: Mapped[int] = mapped_column(sa.ForeignKey("communities.id", ondelete="RESTRICT"), index=True)
     venue_id: Mapped[int | None] = mapped_column(sa.ForeignKey("venues.id", ondelete="SET NULL"), index=True)
-    kind: Mapped[ProgrammeKind] = mapped_column(_enum(ProgrammeKind))
+    kind: Mapped[ProgrammeKind] = mapped_column(str_enum(ProgrammeKind))
     title: Mapped[str] = mapped_column(sa.String(120))
     description: Mapped[str] = mapped_column(sa.Text, default="")
     #: comma-separated course themes, e.g. 阅读分享,安全教育
     themes: Mapped[str] = mapped_column(sa.String(400), default="")
     #: seats for the whole programme (whole mode) or the default per session (day mode)
     capacity: Mapped[int]
-    mode: Mapped[EnrolmentMode] = mapped_column(_enum(EnrolmentMode), default=EnrolmentMode.WHOLE,
+    mode: Mapped[EnrolmentMode] = mapped_column(str_enum(EnrolmentMode), default=EnrolmentMode.WHOLE,
                                                 server_default=EnrolmentMode.WHOLE.value)
-    allocation: Mapped[Allocation] = mapped_column(_enum(Allocation), default=Allocation.FIRST_COME,
+    allocation: Mapped[Allocation] = mapped_column(str_enum(Allocation), default=Allocation.FIRST_COME,
                                                    server_default=Allocation.FIRST_COME.value)
-    promotion: Mapped[Promotion] = mapped_column(_enum(Promotion), default=Promotion.AUTO,
+    promotion: Mapped[Promotion] = mapped_column(str_enum(Promotion), default=Promotion.AUTO,
                                                  server_default=Promotion.AUTO.value)
     #: how long an offered seat is held for the family to accept
     offer_hours: Mapped[int] = mapped_column(default=24, server_default="24")

@@ -10,13 +10,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from childcare.accounts.models import User
-from childcare.db import db, utcnow
+from childcare.db import db, str_enum, utcnow
 from childcare.places.models import Community
 from childcare.programmes.models import ProgrammeSession
-
-
-def _enum(cls: type[enum.Enum]) -> sa.Enum:
-    return sa.Enum(cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
 
 
 class VolunteerKind(enum.StrEnum):
@@ -64,12 +60,12 @@ class VolunteerApplication(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
     community_id: Mapped[int] = mapped_column(sa.ForeignKey("communities.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[VolunteerKind] = mapped_column(_enum(VolunteerKind))
+    kind: Mapped[VolunteerKind] = mapped_column(str_enum(VolunteerKind))
     #: school (students) or employer / former work unit
     organisation: Mapped[str] = mapped_column(sa.String(120), default="")
     skills: Mapped[str] = mapped_column(sa.String(500), default="")
     availability: Mapped[str] = mapped_column(sa.String(500), default="")
-    status: Mapped[ApplicationStatus] = mapped_column(_enum(ApplicationStatus), default=ApplicationStatus.PENDING)
+    status: Mapped[ApplicationStatus] = mapped_column(str_enum(ApplicationStatus), default=ApplicationStatus.PENDING)
     #: the coordinator's note on the decision, shown to the applicant
     decision_note: Mapped[str] = mapped_column(sa.String(500), default="")
     decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
@@ -102,7 +98,7 @@ class Shift(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(sa.ForeignKey("programme_sessions.id", ondelete="CASCADE"), index=True)
     volunteer_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
-    status: Mapped[ShiftStatus] = mapped_column(_enum(ShiftStatus), default=ShiftStatus.HELD)
+    status: Mapped[ShiftStatus] = mapped_column(str_enum(ShiftStatus), default=ShiftStatus.HELD)
     #: None when the volunteer claimed it; the coordinator when assigned
     assigned_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
