@@ -113,6 +113,27 @@ class ProgrammeForm(FlaskForm):
                                render_kw={"min": 1, "inputmode": "numeric"})
     needs_approval = BooleanField(_l("A coordinator approves each enrolment"))
     published = BooleanField(_l("Show to parents"), default=True)
+    children_per_adult = IntegerField(_l("Children per volunteer"), default=10,
+                                      validators=[Optional(), NumberRange(min=1, max=50)],
+                                      description=_l("For example 10 for one adult to every ten children."),
+                                      render_kw={"min": 1, "max": 50, "inputmode": "numeric"})
+    min_volunteers = IntegerField(_l("Volunteers in every session, at least"), default=1,
+                                  validators=[Optional(), NumberRange(min=0, max=20)],
+                                  render_kw={"min": 0, "max": 20, "inputmode": "numeric"})
+    claim_cutoff_hours = IntegerField(_l("Volunteers may claim or give up a post until this many hours before"),
+                                      default=2, validators=[Optional(), NumberRange(min=0, max=168)],
+                                      render_kw={"min": 0, "max": 168, "inputmode": "numeric"})
+    pause_enrolment_when_understaffed = BooleanField(_l("Stop taking new enrolments while volunteers are short"))
+    late_after_minutes = IntegerField(_l("Minutes after the start before a child counts as late"), default=10,
+                                      validators=[Optional(), NumberRange(min=0, max=120)],
+                                      render_kw={"min": 0, "max": 120, "inputmode": "numeric"})
+    absence_alert_minutes = IntegerField(_l("Minutes after the start before guardians of missing children are "
+                                            "alerted"), default=15,
+                                         validators=[Optional(), NumberRange(min=1, max=240)],
+                                         render_kw={"min": 1, "max": 240, "inputmode": "numeric"})
+    sweep_after_minutes = IntegerField(_l("Minutes after the end before children not checked out raise an alert"),
+                                       default=20, validators=[Optional(), NumberRange(min=1, max=240)],
+                                       render_kw={"min": 1, "max": 240, "inputmode": "numeric"})
     starts_on = DateField(_l("First day"), validators=[InputRequired(REQUIRED)])
     ends_on = DateField(_l("Last day"), validators=[InputRequired(REQUIRED)])
     weekdays = MultiCheckboxField(_l("Weekdays"), choices=_weekdays, coerce=int, default=[1, 2, 3, 4, 5],

@@ -53,12 +53,18 @@ RANGE_DAYS_MAX = 366
 
 #: fields that decide the sessions' dates and times
 SCHEDULE_FIELDS = frozenset({"kind", "starts_on", "ends_on", "weekdays", "excluded_dates", "start_time", "end_time"})
+#: staffing and attendance settings, with their defaults: volunteers, the roster and the alert jobs read them
+STAFFING_DEFAULTS = {
+    "children_per_adult": 10, "min_volunteers": 1, "claim_cutoff_hours": 2, "pause_enrolment_when_understaffed": False,
+    "late_after_minutes": 10, "absence_alert_minutes": 15, "sweep_after_minutes": 20,
+}
 #: what update_programme may change (capacity is enrolment.services.change_capacity)
 EDITABLE_FIELDS = frozenset({
     "kind", "title", "starts_on", "ends_on", "weekdays", "start_time", "end_time", "mode", "allocation",
     "promotion", "offer_hours", "needs_approval", "venue_id", "description", "themes", "fee_cents", "min_age",
     "max_age", "min_grade", "max_grade", "registration_opens_at", "registration_closes_at", "excluded_dates",
     "priority_groups", "previous_programme_id", "previous_unsuccessful_first", "published",
+    *STAFFING_DEFAULTS,
 })
 
 
@@ -235,6 +241,16 @@ def _clean(values: dict[str, Any], *, community_id: int, programme_id: int | Non
             raise InvalidProgramme(_l("Please choose an earlier programme of the same community."),
                                    field="previous_programme_id")
     v["priority_groups"] = _groups(v["priority_groups"])
+    # Staffing and attendance settings (volunteers and the roster read them).
+    for key, default in STAFFING_DEFAULTS.items():
+        v.setdefault(key, default)
+    v["children_per_adult"] = _whole(v["children_per_adult"], field="children_per_adult", low=1, high=50)
+    v["min_volunteers"] = _whole(v["min_volunteers"], field="min_volunteers", low=0, high=20)
+    v["claim_cutoff_hours"] = _whole(v["claim_cutoff_hours"], field="claim_cutoff_hours", low=0, high=168)
+    v["pause_enrolment_when_understaffed"] = bool(v["pause_enrolment_when_understaffed"])
+    v["late_after_minutes"] = _whole(v["late_after_minutes"], field="late_after_minutes", low=0, high=120)
+    v["absence_alert_minutes"] = _whole(v["absence_alert_minutes"], field="absence_alert_minutes", low=1, high=240)
+    v["sweep_after_minutes"] = _whole(v["sweep_after_minutes"], field="sweep_after_minutes", low=1, high=240)
     return v
 
 
@@ -366,7 +382,7 @@ _AUDITED = ("kind", "title", "capacity", "starts_on", "ends_on", "weekdays", "st
             "allocation", "promotion", "offer_hours", "needs_approval", "venue_id", "description", "themes",
             "fee_cents", "min_age", "max_age", "min_grade", "max_grade", "registration_opens_at",
             "registration_closes_at", "excluded_dates", "previous_programme_id", "previous_unsuccessful_first",
-            "published")
+            "published", *STAFFING_DEFAULTS)
 
 
 def create_programme(*, actor: User, community_id: int, kind: ProgrammeKind | str, title: str, capacity: int,
@@ -379,13 +395,17 @@ def create_programme(*, actor: User, community_id: int, kind: ProgrammeKind | st
                      registration_opens_at: datetime | None = None, registration_closes_at: datetime | None = None,
                      excluded_dates: Iterable[date | str] = (), priority_groups: Iterable[str] = (),
                      previous_programme_id: int | None = None, previous_unsuccessful_first: bool = False,
-                     published: bool = True) -> Programme:
+                     published: bool = True, **staffing: Any) -> Programme:
     """Create a programme in a community the actor runs and plan its sessions from the school calendar."""
     ensure_manages_community(actor, community_id)
     if db.session.get(Community, community_id) is None:
         raise NotFound()
-    values = _clean({key: value for key, value in locals().items() if key not in ("actor", "community_id")},
-                    community_id=community_id)
+    unknown = sorted(set(staffing) - set(STAFFING_DEFAULTS))
+    if unknown:
+        raise InvalidInput(_l("This field cannot be changed."), field=unknown[0])
+    given = {key: value for key, value in locals().items() if key not in ("actor", "community_id", "staffing",
+                                                                           "unknown")}
+    values = _clean({**given, **staffing}, community_id=community_id)
     dates = schedule.session_dates(values["kind"], values["starts_on"], values["ends_on"],
                                    [int(d) for d in values["weekdays"].split(",")], values["excluded_dates"])
     if not dates:

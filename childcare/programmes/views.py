@@ -26,6 +26,7 @@ from childcare.programmes.forms import (
     yuan_to_cents,
 )
 from childcare.programmes.models import Programme
+from childcare.programmes.services import STAFFING_DEFAULTS
 
 bp = Blueprint("programmes", __name__, url_prefix="/manage/programmes")
 
@@ -69,6 +70,8 @@ def _programme_values(form: ProgrammeForm) -> dict[str, Any]:
         "registration_opens_at": form.registration_opens_at.data,
         "registration_closes_at": form.registration_closes_at.data,
         "priority_groups": form.priority_group_names(),
+        # Left empty, a staffing setting keeps its current value (or the default for a new programme).
+        **{key: getattr(form, key).data for key in STAFFING_DEFAULTS if getattr(form, key).data is not None},
     }
 
 
@@ -87,6 +90,7 @@ def _initial(programme: Programme) -> dict[str, Any]:
         "registration_opens_at": _naive_local(programme.registration_opens_at),
         "registration_closes_at": _naive_local(programme.registration_closes_at),
         "priority_groups": "\n".join(group.name for group in programme.priority_groups),
+        **{key: getattr(programme, key) for key in STAFFING_DEFAULTS},
     }
 
 

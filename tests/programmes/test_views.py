@@ -203,3 +203,29 @@ def test_the_programme_list_runs_the_same_few_queries_for_one_or_twenty_programm
 
     assert page.count('class="programme"') == 20
     assert twenty() == one() and one() <= 8
+
+
+def test_a_coordinator_sets_the_volunteer_ratio_and_the_attendance_timings(client, login_as, post_form):
+    coordinator, community = _coordinator()
+    programme = ProgrammeFactory(community=community, venue=None, starts_on=date(2026, 7, 6),
+                                 ends_on=date(2026, 7, 10), weekdays="1,2,3,4,5", start_time=time(9),
+                                 end_time=time(12))
+    login_as(coordinator)
+    url = f"/manage/programmes/{programme.id}/edit"
+    assert 'name="children_per_adult"' in client.get(url).get_data(as_text=True)
+    data = {**FORM, "kind": "holiday_camp", "title": programme.title, "starts_on": "2026-07-06",
+            "ends_on": "2026-07-10", "start_time": "09:00", "end_time": "12:00", "excluded_dates": "",
+            "registration_opens_at": "", "priority_groups": "", "children_per_adult": "8", "min_volunteers": "2",
+            "claim_cutoff_hours": "12", "pause_enrolment_when_understaffed": "y", "late_after_minutes": "5",
+            "absence_alert_minutes": "20", "sweep_after_minutes": "30"}
+    data.pop("capacity")
+    assert post_form(url, data).status_code == 302
+    saved = db.session.get(Programme, programme.id)
+    assert (saved.children_per_adult, saved.min_volunteers, saved.claim_cutoff_hours, saved.late_after_minutes,
+            saved.absence_alert_minutes, saved.sweep_after_minutes) == (8, 2, 12, 5, 20, 30)
+    assert saved.pause_enrolment_when_understaffed
+
+    client.set_cookie("lang", "en")
+    refused = post_form(url, {**data, "children_per_adult": "0"})
+    assert refused.status_code == 200 and "children_per_adult" in refused.get_data(as_text=True)
+    assert db.session.get(Programme, programme.id).children_per_adult == 8
