@@ -51,7 +51,8 @@ def programme_out(programme: Programme, seats: tuple[int | None, int], cls: type
                max_age=programme.max_age, min_grade=programme.min_grade, max_grade=programme.max_grade,
                fee_cents=programme.fee_cents, registration_opens_at=programme.registration_opens_at,
                registration_closes_at=programme.registration_closes_at, seats_left=seats[0],
-               waitlist_length=seats[1], **extra)
+               waitlist_length=seats[1], **{key: getattr(programme, key) for key in services.STAFFING_DEFAULTS},
+               **extra)
 
 
 def session_out(item: ProgrammeSession, summary: SeatSummary | None) -> SessionOut:

@@ -235,6 +235,17 @@ class ProgrammeFields(In):
     allocation: Allocation | None = None
     promotion: Promotion | None = None
     needs_approval: bool | None = None
+    children_per_adult: int | None = Field(default=None, ge=1, le=50,
+                                           description="Staffing: one volunteer per this many children (default 10)")
+    min_volunteers: int | None = Field(default=None, ge=0, le=20, description="At least this many per session")
+    claim_cutoff_hours: int | None = Field(default=None, ge=0, le=168,
+                                           description="Posts are claimed or given up until this long before")
+    pause_enrolment_when_understaffed: bool | None = None
+    late_after_minutes: int | None = Field(default=None, ge=0, le=120, description="Grace before a check-in is late")
+    absence_alert_minutes: int | None = Field(default=None, ge=1, le=240,
+                                              description="After the start, missing children's guardians are alerted")
+    sweep_after_minutes: int | None = Field(default=None, ge=1, le=240,
+                                            description="After the end, children not checked out raise an alert")
 
 
 class ProgrammeCreate(ProgrammeFields):
@@ -288,6 +299,13 @@ class ProgrammeOut(Out):
     fee_cents: int
     registration_opens_at: Instant | None
     registration_closes_at: Instant | None
+    children_per_adult: int
+    min_volunteers: int
+    claim_cutoff_hours: int
+    pause_enrolment_when_understaffed: bool
+    late_after_minutes: int
+    absence_alert_minutes: int
+    sweep_after_minutes: int
     seats_left: int | None = Field(description="Whole mode: capacity minus seats held; day mode: null "
                                                "(see the sessions)")
     waitlist_length: int

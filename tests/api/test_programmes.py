@@ -117,3 +117,20 @@ def test_patch_by_a_guardian_is_refused(api):
 def test_an_unknown_programme_is_404(api):
     assert api().get("/api/v1/programmes/999999").status_code == 404
     assert api().get("/api/v1/programmes/999999/sessions").get_json()["code"] == "not_found"
+
+
+def test_the_staffing_and_attendance_settings_are_set_and_changed_through_the_api(api):
+    community = CommunityFactory()
+    coordinator = CoordinatorFactory(community=community)
+    created = api(coordinator).post("/api/v1/programmes", camp_body(community.id, children_per_adult=8,
+                                                                    late_after_minutes=5))
+    assert created.status_code == 201, created.get_json()
+    body = created.get_json()
+    assert (body["children_per_adult"], body["late_after_minutes"], body["min_volunteers"]) == (8, 5, 1)
+    changed = api(coordinator).patch(f"/api/v1/programmes/{body['id']}",
+                                     {"pause_enrolment_when_understaffed": True, "absence_alert_minutes": 30})
+    assert changed.status_code == 200, changed.get_json()
+    assert changed.get_json()["pause_enrolment_when_understaffed"] is True
+    assert changed.get_json()["absence_alert_minutes"] == 30
+    refused = api(coordinator).patch(f"/api/v1/programmes/{body['id']}", {"children_per_adult": 0})
+    assert refused.status_code == 422 and refused.get_json()["errors"][0]["field"] == "children_per_adult"
