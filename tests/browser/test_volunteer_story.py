@@ -78,7 +78,7 @@ def test_a_volunteer_checks_two_children_in_and_hands_one_to_grandma_and_the_mot
     session_id = classroom["session_id"]
     log_in(page, VOLUNTEER_PHONE)
 
-    # 认领岗位: the volunteer claims the post on the volunteers' board (h9's screen).
+    # 认领岗位: the volunteer claims the post on the volunteers' board.
     page.goto("/volunteers/")
     submit(page, f"#session-{session_id} form[action$='/claim'] button[type=submit]")
     expect(page.locator("[data-testid=my-post]")).to_have_count(1)
