@@ -35,6 +35,7 @@ from childcare.i18n import to_local
 from childcare.notifications.kinds import register_kind
 from childcare.notifications.services import notify
 from childcare.programmes.models import Allocation, EnrolmentMode, Programme, ProgrammeSession, Promotion
+from childcare.programmes.services import update_session
 
 DEFAULT_PRIORITY = 100
 REASON_MAX = 300
@@ -57,6 +58,10 @@ register_kind("enrolment.removed", _l("Enrolment removed"),
               _l("The coordinator removed %(child)s from %(programme)s%(session)s. Reason: %(reason)s"))
 register_kind("enrolment.expired", _l("Offer expired"),
               _l("The seat offered to %(child)s in %(programme)s%(session)s was not accepted in time."))
+register_kind("enrolment.session_cancelled", _l("Session cancelled"),
+              _l("The session of %(programme)s on %(date)s is cancelled. %(note)s"))
+register_kind("enrolment.session_changed", _l("Session changed"),
+              _l("The session of %(programme)s on %(date)s now runs %(time)s at %(venue)s. %(note)s"))
 register_kind("enrolment.approved", _l("Enrolment approved"),
               _l("The coordinator approved %(child)s's enrolment in %(programme)s%(session)s."))
 
@@ -459,6 +464,37 @@ def sign_up(*, actor: User, programme_id: int, child_ids: Sequence[int], session
     for kind, group in by_kind.items():
         _tell_families(group, kind, positions=positions, guardians=guardians)
     return EnrolmentResult(enrolments=results, created_ids=frozenset(e.id for e in created), positions=positions)
+
+
+# ---- sessions that change -------------------------------------------------------------------------------------
+
+
+def change_session(*, actor: User, session_id: int, **changes: object) -> ProgrammeSession:
+    """A coordinator moves, relocates or cancels one session; every family holding a seat in it is told."""
+    item = db.session.get(ProgrammeSession, session_id)
+    if item is None:
+        raise NotFound()
+    before = (item.cancelled, item.starts_at, item.ends_at, item.venue_id)
+    item = update_session(actor=actor, session_id=session_id, **changes)
+    after = (item.cancelled, item.starts_at, item.ends_at, item.venue_id)
+    if after == before or (before[0] and after[0]):
+        return item  # nothing a family needs to know (a note alone is shown on the schedule)
+    covers = Enrolment.session_id == item.id if item.programme.mode == EnrolmentMode.DAY \
+        else sa.and_(Enrolment.programme_id == item.programme_id, Enrolment.session_id.is_(None))
+    child_ids = set(db.session.scalars(sa.select(Enrolment.child_id).where(covers,
+                                                                           Enrolment.status.in_(SEAT_HOLDING))))
+    kind = "enrolment.session_cancelled" if item.cancelled else "enrolment.session_changed"
+    local_start = to_local(item.starts_at)
+    data = {"programme": item.programme.title, "date": local_start.date().isoformat(), "note": item.note,
+            "time": f"{local_start:%H:%M}–{to_local(item.ends_at):%H:%M}",
+            "venue": item.venue.name if item.venue is not None else ""}
+    told: set[int] = set()
+    for guardians in _guardians_of(child_ids).values():
+        for user in guardians:
+            if user.id not in told:  # one message per family, however many children they have there
+                told.add(user.id)
+                notify(user, kind, link="/schedule/", **data)
+    return item
 
 
 # ---- ending and changing enrolments ---------------------------------------------------------------------------

@@ -35,10 +35,12 @@ from childcare.enrolment.forms import (
 )
 from childcare.enrolment.models import LIVE, Enrolment, EnrolmentStatus
 from childcare.enrolment.services_calendar import ensure_calendar_token, guardian_by_calendar_token, render_calendar
-from childcare.errors import DomainError, flash_form_errors, refuse_on_form
+from childcare.errors import DomainError, NotFound, flash_form_errors, refuse_on_form
 from childcare.i18n import local_today, localdate, to_local
 from childcare.places.models import Community, Street, Venue
-from childcare.places.queries import all_communities
+from childcare.places.queries import all_communities, venues_of
+from childcare.programmes import services as programme_services
+from childcare.programmes.forms import SessionForm
 from childcare.programmes.models import Allocation, EnrolmentMode, Programme, ProgrammeKind, ProgrammeSession
 from childcare.programmes.queries import published_programmes
 from childcare.security import back_to, public
@@ -521,3 +523,38 @@ def run_draw(programme_id: int):
             flash(_("The draw has been made and its result published."), "success")
             return redirect(url_for("enrolment.show_draw", programme_id=programme_id))
     return _manage_page(programme, draw_form=form)
+
+
+# ---- a coordinator changes one session (the families holding seats in it are told) -------------------------------
+
+
+@bp.route("/manage/programmes/sessions/<int:session_id>/edit", methods=["GET", "POST"])
+@role_required(Role.COORDINATOR, Role.ADMIN)
+def edit_session(session_id: int):
+    item = db.session.get(ProgrammeSession, session_id)
+    if item is None:
+        raise NotFound()
+    programme = programme_services.get_programme_for_manager(actor=current_user, programme_id=item.programme_id)
+
+    def naive_local(value):
+        return to_local(value).replace(tzinfo=None)
+
+    form = SessionForm(data={"starts_at_local": naive_local(item.starts_at), "ends_at_local": naive_local(item.ends_at),
+                             "venue_id": item.venue_id, "note": item.note, "cancelled": item.cancelled})
+    venues = venues_of(programme.community_id)
+    form.venue_id.choices = [SelectChoice(value="", label=_("No venue yet"))] + [
+        SelectChoice(value=v.id, label=f"{programme.community.name} · {v.name}") for v in venues]
+    if form.validate_on_submit():
+        try:
+            with unit_of_work():
+                services.change_session(actor=current_user, session_id=session_id,
+                                        starts_at_local=form.starts_at_local.data,
+                                        ends_at_local=form.ends_at_local.data, venue_id=form.venue_id.data,
+                                        cancelled=form.cancelled.data, note=form.note.data)
+        except DomainError as error:
+            refuse_on_form(form, error)
+        else:
+            flash(_("Your changes have been saved."), "success")
+            return redirect(url_for("programmes.show", programme_id=programme.id, _anchor=f"session-{session_id}"))
+    return render_template("programmes/manage/session.html", form=form, programme=programme, item=item)
+

@@ -13,7 +13,7 @@ from wtforms import SelectChoice
 from childcare.accounts.models import Role
 from childcare.accounts.permissions import managed_community_ids, role_required
 from childcare.db import read_only, unit_of_work, utcnow
-from childcare.errors import DomainError, NotFound, refuse_on_form
+from childcare.errors import DomainError, refuse_on_form
 from childcare.i18n import local_zone, to_local
 from childcare.places.queries import communities_by_ids
 from childcare.programmes import queries, schedule, services
@@ -22,7 +22,6 @@ from childcare.programmes.forms import (
     CalendarDayForm,
     NewProgrammeForm,
     ProgrammeForm,
-    SessionForm,
     yuan_to_cents,
 )
 from childcare.programmes.models import Programme
@@ -156,32 +155,6 @@ def edit(programme_id: int):
             return redirect(url_for("programmes.show", programme_id=programme_id))
     return render_template("programmes/manage/form.html", form=form, programme=programme,
                            weekday_names=WEEKDAY_NAMES)
-
-
-@bp.route("/sessions/<int:session_id>/edit", methods=["GET", "POST"])
-@role_required(*MANAGERS)
-def edit_session(session_id: int):
-    item = queries.get_session(session_id)
-    if item is None:
-        raise NotFound()
-    programme = services.get_programme_for_manager(actor=current_user, programme_id=item.programme_id)
-    form = SessionForm(data={"starts_at_local": _naive_local(item.starts_at),
-                             "ends_at_local": _naive_local(item.ends_at), "venue_id": item.venue_id,
-                             "note": item.note, "cancelled": item.cancelled})
-    form.venue_id.choices = _venue_choices(programme.community_id)
-    if form.validate_on_submit():
-        try:
-            with unit_of_work():
-                services.update_session(actor=current_user, session_id=session_id,
-                                        starts_at_local=form.starts_at_local.data,
-                                        ends_at_local=form.ends_at_local.data, venue_id=form.venue_id.data,
-                                        cancelled=form.cancelled.data, note=form.note.data)
-        except DomainError as error:
-            _refuse_on_form(form, error)
-        else:
-            flash(_("Your changes have been saved."), "success")
-            return redirect(url_for("programmes.show", programme_id=programme.id, _anchor=f"session-{session_id}"))
-    return render_template("programmes/manage/session.html", form=form, programme=programme, item=item)
 
 
 def _calendar_page(form: CalendarDayForm | None = None):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -484,3 +485,41 @@ def test_a_whole_programme_has_no_per_session_seats_to_change():
     coordinator = CoordinatorFactory(community=camp.community)
     with pytest.raises(InvalidInput):
         services.change_capacity(actor=coordinator, programme_id=camp.id, capacity=2, session_id=camp.sessions[0].id)
+
+
+# ---- a session that changes --------------------------------------------------------------------------------------
+
+
+def test_cancelling_a_session_tells_each_family_with_a_seat_once_and_nobody_else():
+    camp = ProgrammeWithSessionsFactory(capacity=1)
+    seated_guardian, _, _ = family(camp)
+    waiting_guardian, _, waiting = family(camp)
+    assert waiting.status == S.WAITLISTED
+    coordinator = CoordinatorFactory(community=camp.community)
+    session = camp.sessions[0]
+    services.change_session(actor=coordinator, session_id=session.id, cancelled=True, note="停电")
+    assert kinds_for(seated_guardian)[-1] == "enrolment.session_cancelled"
+    assert "enrolment.session_cancelled" not in kinds_for(waiting_guardian)
+    services.change_session(actor=coordinator, session_id=session.id, note="停电，改期另行通知")
+    assert kinds_for(seated_guardian).count("enrolment.session_cancelled") == 1  # a note alone tells nobody again
+
+
+def test_moving_a_session_tells_the_families_the_new_time():
+    camp = ProgrammeWithSessionsFactory(capacity=3)
+    guardian, _, _ = family(camp)
+    coordinator = CoordinatorFactory(community=camp.community)
+    session = camp.sessions[1]
+    day = session.starts_at.astimezone(ZoneInfo("Asia/Shanghai")).date()
+    services.change_session(actor=coordinator, session_id=session.id,
+                            starts_at_local=datetime.combine(day, time(10)),
+                            ends_at_local=datetime.combine(day, time(12)))
+    message = db.session.scalars(sa.select(Notification).where(Notification.user_id == guardian.id)
+                                 .order_by(Notification.id.desc())).first()
+    assert message.kind == "enrolment.session_changed" and message.data["time"] == "10:00–12:00"
+
+
+def test_only_the_communitys_coordinator_changes_a_session():
+    camp = ProgrammeWithSessionsFactory()
+    guardian, _, _ = family(camp)
+    with pytest.raises(NotFound):
+        services.change_session(actor=guardian, session_id=camp.sessions[0].id, cancelled=True)
