@@ -60,10 +60,13 @@ def get_child(actor: User, child_id: int):
 @endpoint("/children/<int:child_id>", "PATCH", summary="Change a child's details", tag="children",
           body=ChildUpdate, response=ChildOut, errors=(422,))
 def update_child(actor: User, child_id: int, body: ChildUpdate):
-    """Only the fields sent change."""
-    fields = {key: getattr(body, key) for key in body.model_fields_set}
+    """Only the fields sent change; `pickup_persons`, when sent, replaces the whole list. All of it, or nothing."""
+    fields = {key: getattr(body, key) for key in body.model_fields_set - {"pickup_persons"}}
     with unit_of_work():
         child = services.update_child(actor=actor, child_id=child_id, **fields)
+        if "pickup_persons" in body.model_fields_set:
+            services.replace_pickup_persons(actor=actor, child_id=child.id,
+                                            persons=[person.model_dump() for person in body.pickup_persons])
         answer = child_out(child)
     return respond(answer)
 

@@ -337,6 +337,14 @@ class PickupPersonIn(In):
     phone: str = Field(default="", max_length=30)
 
 
+class PickupPersonUpdate(PickupPersonIn):
+    """One entry of the list a PATCH sends: with an `id` it changes that person, without one it adds a person."""
+
+    id: Id | None = Field(default=None, description="One of this child's pickup persons; omitted for a new person")
+    blocked: bool | None = Field(default=None, description="A blocked person is refused at check-out; omitted: "
+                                                           "unchanged (a new person is not blocked)")
+
+
 class PickupPersonOut(Out):
     id: int
     name: str
@@ -373,7 +381,14 @@ class ChildCreate(ChildFields):
 
 
 class ChildUpdate(ChildFields):
-    """Change a child's details: only the fields sent change (pickup persons are set when the child is added)."""
+    """Change a child's details: only the fields sent change; `pickup_persons`, when sent, is the whole new list."""
+
+    #: optional, but never null: the default is only "not sent"
+    pickup_persons: list[PickupPersonUpdate] = Field(
+        default=None, max_length=20,
+        description="Replaces the child's pickup persons: entries with an `id` change that person, entries without "
+                    "one are added, and persons not listed are removed (`[]` removes all). Each entry is the whole "
+                    "person: an omitted relation or phone is blank. Omit the field to leave the persons as they are.")
 
 
 class ChildOut(Out):

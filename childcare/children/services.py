@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, timedelta
 from typing import Any
 
@@ -420,6 +421,65 @@ def remove_pickup_person(*, actor: User, child_id: int, pickup_person_id: int) -
     record(actor=actor, action="pickup_person.removed", obj=person, before=_pickup_audit(person))
     db.session.delete(person)
     db.session.flush()
+
+
+@contextlib.contextmanager
+def _listed_at(index: int) -> Iterator[None]:
+    """A refusal about one entry of a list of pickup persons names it, as the API does: pickup_persons.1.phone."""
+    try:
+        yield
+    except DomainError as error:
+        error.field = f"pickup_persons.{index}.{error.field}" if error.field else f"pickup_persons.{index}"
+        raise
+
+
+def replace_pickup_persons(*, actor: User, child_id: int, persons: Iterable[Mapping[str, Any]]) -> list[PickupPerson]:
+    """A guardian sends the whole list: an entry with an id changes that person, one without adds a person, and
+    persons not listed are removed."""
+    child = _child(actor, child_id)
+    # Each per-person service below checks the guardianship again; with the guardians loaded once, it does so
+    # without a query each (is_guardian_of).
+    db.session.refresh(child, ["guardianships"])
+    entries = list(persons)
+    existing = {person.id: person for person in db.session.scalars(
+        sa.select(PickupPerson).where(PickupPerson.child_id == child.id))}
+    # Every entry is checked before anything is written, so that one bad entry changes nothing (the services
+    # below flush as they go, and a caller that catches the refusal must not be left with half a list).
+    listed: set[int] = set()
+    for index, entry in enumerate(entries):
+        with _listed_at(index):
+            _pickup_values(entry.get("name"), entry.get("relation"), entry.get("phone"))
+            person_id = entry.get("id")
+            if person_id is None:
+                continue
+            # Only this child's persons: an id of another child's person is refused, never looked at.
+            if person_id not in existing:
+                raise InvalidChild(_l("This is not one of this child's pickup persons."), field="id")
+            if person_id in listed:
+                raise InvalidChild(_l("This pickup person is listed twice."), field="id")
+            listed.add(person_id)
+    if len(entries) > MAX_PICKUP_PERSONS:
+        raise TooMany(_l("A child may have at most %(n)s pickup persons."), field="pickup_persons",
+                      n=MAX_PICKUP_PERSONS)
+
+    # Removed first, so that the ceiling add_pickup_person checks counts the new list, not the old one.
+    for person_id in sorted(existing.keys() - listed):
+        remove_pickup_person(actor=actor, child_id=child.id, pickup_person_id=person_id)
+    result = []
+    for index, entry in enumerate(entries):
+        with _listed_at(index):
+            values = {key: entry.get(key) or "" for key in ("name", "relation", "phone")}
+            if entry.get("id") is None:
+                person = add_pickup_person(actor=actor, child_id=child.id, **values)
+            else:
+                person = update_pickup_person(actor=actor, child_id=child.id, pickup_person_id=entry["id"], **values)
+            if entry.get("blocked") is not None:
+                person = set_pickup_person_blocked(actor=actor, child_id=child.id, pickup_person_id=person.id,
+                                                   blocked=bool(entry["blocked"]))
+        result.append(person)
+    # The per-person services write rows, not the child's loaded list: read it afresh when next asked.
+    db.session.expire(child, ["pickup_persons"])
+    return result
 
 
 # ---- second guardians ----------------------------------------------------------------------------------------

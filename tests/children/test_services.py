@@ -115,6 +115,8 @@ def test_another_guardians_child_is_not_found_for_every_change(app_ctx):
         lambda: services.set_pickup_person_blocked(actor=stranger, child_id=child.id, pickup_person_id=person.id,
                                                    blocked=True),
         lambda: services.remove_pickup_person(actor=stranger, child_id=child.id, pickup_person_id=person.id),
+        lambda: services.replace_pickup_persons(actor=stranger, child_id=child.id,
+                                                persons=[{"id": person.id, "name": "陌生人", "blocked": True}]),
         lambda: services.invite_guardian(actor=stranger, child_id=child.id, phone="13700137000"),
     ]
     for attempt in attempts:
@@ -178,6 +180,106 @@ def test_pickup_persons_are_added_edited_blocked_and_removed(app_ctx):
                                           "pickup_person.removed")]
     assert actions == ["pickup_person.added", "pickup_person.updated", "pickup_person.blocked",
                        "pickup_person.removed"]
+
+
+def _persons_of(child: Child) -> list[tuple]:
+    return [(p.id, p.name, p.relation, p.phone, p.blocked) for p in db.session.scalars(
+        sa.select(PickupPerson).where(PickupPerson.child_id == child.id).order_by(PickupPerson.id))]
+
+
+def test_replacing_the_list_updates_the_listed_adds_the_new_and_removes_the_rest_each_audited(app_ctx):
+    mother = UserFactory()
+    child = _add(mother, pickup_persons=[{"name": "王外婆", "relation": "外婆", "phone": "13900139001"},
+                                         {"name": "张爷爷", "relation": "爷爷"}])
+    grandma, grandpa = child.pickup_persons
+    audited = len(_entries())
+
+    persons = services.replace_pickup_persons(actor=mother, child_id=child.id, persons=[
+        {"name": "李阿姨", "relation": "保姆", "phone": "139 0013 9005", "blocked": True},
+        {"id": grandma.id, "name": "王外婆", "relation": "姥姥", "phone": "13900139001"},
+    ])
+
+    assert [(p.name, p.relation, p.phone, p.blocked) for p in persons] == [
+        ("李阿姨", "保姆", "+8613900139005", True), ("王外婆", "姥姥", "+8613900139001", False)]
+    assert persons[1] is grandma
+    assert [p.name for p in child.pickup_persons] == ["王外婆", "李阿姨"]  # the child's list is read afresh
+    assert [p[1] for p in _persons_of(child)] == ["王外婆", "李阿姨"]
+    entries = _entries()[audited:]
+    assert [(e.action, e.object_id) for e in entries] == [
+        ("pickup_person.removed", grandpa.id), ("pickup_person.added", persons[0].id),
+        ("pickup_person.blocked", persons[0].id), ("pickup_person.updated", grandma.id)]
+    assert {e.actor_id for e in entries} == {mother.id}
+    assert entries[3].before["relation"] == "外婆" and entries[3].after["relation"] == "姥姥"
+
+
+def test_replacing_keeps_a_block_unless_the_entry_says_otherwise(app_ctx):
+    mother = UserFactory()
+    child = _add(mother, pickup_persons=[{"name": "王外婆"}, {"name": "张爷爷"}])
+    grandma, grandpa = child.pickup_persons
+    services.set_pickup_person_blocked(actor=mother, child_id=child.id, pickup_person_id=grandma.id, blocked=True)
+    services.replace_pickup_persons(actor=mother, child_id=child.id, persons=[
+        {"id": grandma.id, "name": "王外婆"}, {"id": grandpa.id, "name": "张爷爷", "blocked": False}])
+    assert (grandma.blocked, grandpa.blocked) == (True, False)
+    services.replace_pickup_persons(actor=mother, child_id=child.id, persons=[
+        {"id": grandma.id, "name": "王外婆", "blocked": False}])
+    assert not grandma.blocked
+    assert [e.action for e in _entries("pickup_person.blocked", "pickup_person.unblocked")] == [
+        "pickup_person.blocked", "pickup_person.unblocked"]
+
+
+@pytest.mark.parametrize(("entry", "field"), [
+    ({"name": "李阿姨", "phone": "555"}, "pickup_persons.1.phone"),
+    ({"name": "  "}, "pickup_persons.1.name"),
+    ({"name": "李阿姨", "relation": "关" * 31}, "pickup_persons.1.relation"),
+])
+def test_one_bad_entry_changes_nothing_and_names_its_place_in_the_list(app_ctx, entry, field):
+    mother = UserFactory()
+    child = _add(mother, pickup_persons=[{"name": "王外婆", "phone": "13900139001"}, {"name": "张爷爷"}])
+    before, audited = _persons_of(child), len(_entries())
+    with pytest.raises(DomainError) as refused:
+        services.replace_pickup_persons(actor=mother, child_id=child.id, persons=[
+            {"id": child.pickup_persons[0].id, "name": "王姥姥", "blocked": True}, entry])
+    assert refused.value.field == field
+    assert _persons_of(child) == before and len(_entries()) == audited
+
+
+def test_a_pickup_person_of_another_child_cannot_be_taken_over_through_the_list(app_ctx):
+    mother, other = UserFactory(), UserFactory()
+    mine = _add(mother, pickup_persons=[{"name": "王外婆"}])
+    theirs = PickupPersonFactory(child=ChildFactory(guardian=other), name="他们的外婆")
+    before, theirs_before, audited = _persons_of(mine), _persons_of(theirs.child), len(_entries())
+    with pytest.raises(InvalidChild) as refused:
+        services.replace_pickup_persons(actor=mother, child_id=mine.id, persons=[
+            {"name": "李阿姨"}, {"id": theirs.id, "name": "改名了", "blocked": True}])
+    assert refused.value.field == "pickup_persons.1.id" and refused.value.status == 422
+    assert _persons_of(mine) == before and _persons_of(theirs.child) == theirs_before
+    assert len(_entries()) == audited
+
+
+def test_the_same_pickup_person_listed_twice_is_refused_on_the_second_entry(app_ctx):
+    mother = UserFactory()
+    child = _add(mother, pickup_persons=[{"name": "王外婆"}])
+    grandma_id = child.pickup_persons[0].id
+    with pytest.raises(InvalidChild) as refused:
+        services.replace_pickup_persons(actor=mother, child_id=child.id, persons=[
+            {"id": grandma_id, "name": "王外婆"}, {"id": grandma_id, "name": "王姥姥"}])
+    assert refused.value.field == "pickup_persons.1.id"
+    assert child.pickup_persons[0].name == "王外婆"
+
+
+def test_the_list_may_hold_at_most_ten_and_ten_new_may_replace_ten_old(app_ctx):
+    mother = UserFactory()
+    ten = [{"name": f"接送人{n}"} for n in range(services.MAX_PICKUP_PERSONS)]
+    child = _add(mother, pickup_persons=ten)
+    before = _persons_of(child)
+    with pytest.raises(services.TooMany) as refused:
+        services.replace_pickup_persons(actor=mother, child_id=child.id, persons=[*ten, {"name": "第十一位"}])
+    assert refused.value.field == "pickup_persons"
+    assert _persons_of(child) == before
+    # The old ten are removed before the new ten are added, so the ceiling is never crossed on the way.
+    persons = services.replace_pickup_persons(actor=mother, child_id=child.id,
+                                              persons=[{"name": f"新接送人{n}"} for n in range(10)])
+    assert [p.name for p in child.pickup_persons] == [p.name for p in persons] == [f"新接送人{n}" for n in range(10)]
 
 
 # ---- removing ---------------------------------------------------------------------------------------------------
