@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -121,10 +124,119 @@ def unit_of_work() -> Iterator[sa.orm.Session]:
 
 def is_lock_timeout(error: BaseException) -> bool:
     """True when the database gave up waiting for a lock (PostgreSQL lock_timeout, SQLite busy)."""
-    orig = getattr(error, "orig", None)
-    if orig is None:
-        return False
+    orig = getattr(error, "orig", error)  # SQLAlchemy wraps the driver's error; the pipeline raises it bare
     sqlstate = getattr(orig, "sqlstate", None)
     if sqlstate in {"55P03", "40P01", "40001"}:
         return True
     return isinstance(orig, sqlite3.OperationalError) and "locked" in str(orig)
+
+
+def core_connection() -> sa.Connection:
+    """The session's connection, for Core statements on a hot path, after the session's pending changes are
+    flushed (as the ORM's autoflush would before a query)."""
+    session = db.session
+    session.flush()  # nothing to do, and cheap, when nothing is pending
+    return session.connection()
+
+
+def take_sqlite_write_lock() -> None:
+    """SQLite: writers begin with BEGIN IMMEDIATE, which is the lock. A transaction that began as a reader takes
+    the write lock now (a no-op write), before it counts or picks ids that must still hold when it writes."""
+    if db.session.get_bind().dialect.name == "sqlite" and not write_intent.get():
+        db.session.execute(sa.text("UPDATE programmes SET id = id WHERE 0"))
+
+
+def reserve_ids(*wanted: tuple[sa.Table, int]) -> list[list[int]]:
+    """Ids for rows not yet inserted (so many per table), so that rows referring to each other can be written in
+    one statement.
+
+    PostgreSQL takes them from each table's sequence, all in one round trip (gaps are harmless). SQLite has one
+    writer at a time: under the write lock the next rowids are free.
+    """
+    session = db.session
+    if session.get_bind().dialect.name == "postgresql":
+        names = tuple(table.name for table, count in wanted if count > 0)
+        if not names:
+            return [[] for _ in wanted]
+        params = {f"count_{table.name}": count for table, count in wanted if count > 0}
+        got = dict(zip(names, core_connection().execute(_reserve_statement(names), params).one(), strict=True))
+        return [list(got.get(table.name) or []) if count > 0 else [] for table, count in wanted]
+    take_sqlite_write_lock()
+    out = []
+    for table, count in wanted:
+        last = session.scalar(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))) if count > 0 else 0
+        out.append(list(range(last + 1, last + count + 1)))
+    return out
+
+
+@functools.lru_cache(maxsize=32)
+def _reserve_statement(names: tuple[str, ...]) -> sa.Select:
+    return sa.select(*(sa.select(sa.func.array_agg(sa.func.nextval(f"{name}_id_seq")))
+                       .select_from(sa.func.generate_series(1, sa.bindparam(f"count_{name}"))).scalar_subquery()
+                       for name in names))
+
+
+def insert_together(batches: list[tuple[sa.Table, list[dict]]]) -> None:
+    """Insert rows into several tables in one round trip where the database can (PostgreSQL: data-modifying
+    WITH clauses); otherwise one statement per table, in the order given (parents first).
+
+    Rows carry their ids (reserve_ids), so no insert waits for another's RETURNING. Statements are built once per
+    shape (tables, row counts, columns) and then come from SQLAlchemy's compiled cache.
+    """
+    batches = [(table, rows) for table, rows in batches if rows]
+    if not batches:
+        return
+    shape = tuple((table.name, len(rows), tuple(rows[0])) for table, rows in batches)
+    params = {f"{number}_{index}_{key}": value
+              for number, (_table, rows) in enumerate(batches)
+              for index, row in enumerate(rows) for key, value in row.items()}
+    connection = core_connection()
+    for statement in _statements_for(shape, connection.dialect.name == "postgresql"):
+        connection.execute(statement, params)
+
+
+@functools.lru_cache(maxsize=256)
+def _statements_for(shape: tuple[tuple[str, int, tuple[str, ...]], ...], together: bool) -> list:
+    # One single-row INSERT per row: SQLAlchemy caches the compiled form of those (not of multi-row VALUES).
+    inserts = []
+    for number, (name, count, keys) in enumerate(shape):
+        table = db.metadata.tables[name]
+        inserts.extend(sa.insert(table).values({key: sa.bindparam(f"{number}_{index}_{key}", type_=table.c[key].type)
+                                                for key in keys})
+                       for index in range(count))
+    if not together or len(inserts) == 1:
+        return inserts
+    statement = inserts[-1]
+    for number, insert in enumerate(inserts[:-1]):
+        statement = statement.add_cte(insert.cte(f"write_{number}"))
+    return [statement]
+
+
+def as_loaded(model: type, values: Mapping[str, Any]) -> Any:
+    """The ORM object for a row read with Core: the session's own if it has one, else one made from the values as
+    though the ORM had loaded it (no SQL; attributes not given, such as relationships, load when first used)."""
+    session = db.session
+    existing = session.identity_map.get(identity_key(model, values["id"]))
+    if existing is not None:
+        return existing
+    obj = sa.inspect(model).class_manager.new_instance()
+    obj.__dict__.update(values)  # as the ORM's loader fills an instance: no attribute events
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return obj
+
+
+def fetch(model: type, ident: int) -> Any:
+    """session.get() for a hot path: the session's own object if it has one, else one Core round trip for the row
+    (no ORM query machinery); None when there is no such row."""
+    existing = db.session.identity_map.get(identity_key(model, ident))
+    if existing is not None:
+        return existing
+    row = core_connection().execute(_by_id(model), {"id": ident}).first()
+    return as_loaded(model, row._asdict()) if row is not None else None
+
+
+@functools.lru_cache(maxsize=64)
+def _by_id(model: type) -> sa.Select:
+    table = model.__table__
+    return sa.select(*table.c).where(table.c.id == sa.bindparam("id"))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import jsonify
+import json
+
+from flask import current_app, jsonify
 
 from childcare.accounts.models import User
 from childcare.api import idempotency
@@ -63,10 +65,9 @@ def create_enrolments(actor: User, body: EnrolmentCreate):
             # Places of enrolments handed back again are looked up; new places come with the result.
             positions = {**_positions([e for e in enrolments if e.id not in result.created_ids]), **result.positions}
             status = 201 if result.created_ids else 200
-            answer = EnrolmentBatch(enrolments=[
-                EnrolmentBrief(id=e.id, child_id=e.child_id, session_id=e.session_id, status=e.status,
-                               position=positions.get(e.id)) for e in enrolments]).model_dump(mode="json")
+            briefs = [(e.id, e.child_id, e.session_id, e.status) for e in enrolments]
             if key:
+                answer = _batch(briefs, positions)
                 idempotency.remember(actor, key, request_hash, status, answer)
     except idempotency.KeyRaced:
         # The same key committed first by a twin request: answer what it answered.
@@ -75,9 +76,15 @@ def create_enrolments(actor: User, body: EnrolmentCreate):
         if previous is None:
             raise
         return _replay(previous)
-    response = jsonify(answer)
-    response.status_code = status
-    return response
+    if not key:
+        answer = _batch(briefs, positions)  # after the commit: the seat lock is not held while answering
+    return current_app.response_class(json.dumps(answer), status=status, mimetype="application/json")
+
+
+def _batch(briefs: list[tuple], positions: dict[int, int]) -> dict:
+    return EnrolmentBatch(enrolments=[
+        EnrolmentBrief(id=id_, child_id=child_id, session_id=session_id, status=status, position=positions.get(id_))
+        for id_, child_id, session_id, status in briefs]).model_dump(mode="json")
 
 
 @endpoint("/enrolments", "GET", summary="My children's enrolments", tag="enrolments",

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
+import psycopg
 import sqlalchemy as sa
 
-from childcare.db import db, is_lock_timeout, write_intent
+from childcare.db import core_connection, db, is_lock_timeout, take_sqlite_write_lock
 from childcare.enrolment.models import LIVE, SEAT_HOLDING, Enrolment, EnrolmentStatus
 from childcare.errors import Busy
 from childcare.programmes.models import Programme, ProgrammeSession
@@ -50,10 +52,7 @@ def lock_capacity(*, programme_id: int | None = None, session_ids: Iterable[int]
         raise ValueError("lock_capacity needs a programme_id or session_ids")
     try:
         # PostgreSQL: the connection carries lock_timeout (config.py), so FOR UPDATE below gives up in time.
-        if _dialect() != "postgresql" and not write_intent.get():
-            # SQLite: writers begin with BEGIN IMMEDIATE (db.py), which is the lock. A read-only transaction
-            # must take the write lock now, before counting, or its count could be stale when it writes.
-            db.session.execute(sa.text("UPDATE programmes SET id = id WHERE 0"))
+        take_sqlite_write_lock()
         if ids:
             # Ascending ids: two writers locking overlapping sessions can never wait on each other in a cycle.
             query = (sa.select(ProgrammeSession).where(ProgrammeSession.id.in_(ids))
@@ -82,24 +81,123 @@ def seats_held(programme_id: int, session_id: int | None = None) -> int:
     return int(db.session.scalar(query) or 0)
 
 
-def recount(programme_id: int, session_id: int | None, *, priority: int,
-            child_ids: Iterable[int]) -> tuple[int, int, int]:
-    """Inside the lock, in one round trip: (seats held, waiting places at or before `priority`, live
-    enrolments these children already have here).
+@dataclass(frozen=True)
+class SeatLock:
+    """What a sign-up learns when it takes the lock: each slot's capacity (None: the whole programme) and whether
+    the draw has run, both read inside the lock."""
 
-    A newcomer joins the waiting list behind every place of its priority or better, so its place is the
-    second number plus one; the third is normally 0 (a twin request that got the lock first makes it > 0).
+    capacities: dict[int | None, int]
+    drawn: bool
+
+
+@dataclass(frozen=True)
+class SlotCount:
+    """Inside the lock: seats held, waiting places at or before a priority, and live enrolments of the children
+    asking (normally 0; more when a twin request got the lock first)."""
+
+    held: int = 0
+    ahead: int = 0
+    twins: int = 0
+
+
+def lock_and_recount(programme_id: int, session_ids: Sequence[int | None], *, priority: int,
+                     child_ids: Iterable[int]) -> tuple[SeatLock, dict[int | None, SlotCount]]:
+    """Lock the rows that own the seats a sign-up asks for, then recount every slot (None: the whole programme).
+
+    Whole mode locks the programme row; day mode locks each session (ascending ids) and reads the programme's
+    default capacity beside it. The capacities are read by the locking statement itself. The recount is a
+    statement of its own, so it sees everything committed before the lock was granted; a newcomer joins the
+    waiting list behind every place of its priority or better, so its place is `ahead` plus one.
+
+    PostgreSQL gets both statements in one round trip (pipeline mode): the lock is held for as little as possible.
     """
-    where = [Enrolment.programme_id == programme_id,
-             Enrolment.session_id.is_(None) if session_id is None else Enrolment.session_id == session_id]
-    count = sa.func.count(Enrolment.id)
-    held = sa.select(count).where(*where, Enrolment.status.in_(SEAT_HOLDING)).scalar_subquery()
-    ahead = sa.select(count).where(*where, Enrolment.status == EnrolmentStatus.WAITLISTED,
-                                   Enrolment.priority <= priority).scalar_subquery()
-    twins = sa.select(count).where(*where, Enrolment.status.in_(LIVE),
-                                   Enrolment.child_id.in_(list(child_ids))).scalar_subquery()
-    row = db.session.execute(sa.select(held, ahead, twins)).one()
-    return int(row[0]), int(row[1]), int(row[2])
+    real = sorted({sid for sid in session_ids if sid is not None})
+    params = {"programme_id": programme_id, "session_ids": real, "priority": priority,
+              "child_ids": list(child_ids) or [0]}
+    try:
+        if _dialect() == "postgresql":
+            locked, counted = _lock_and_recount_pipelined(params, day=bool(real))
+        else:
+            take_sqlite_write_lock()  # the lock itself; the statements below only read
+            connection = core_connection()
+            if real:
+                locked = connection.execute(_LOCK_SESSIONS, params).all()
+                counted = connection.execute(_RECOUNT_DAY, params).all()
+            else:
+                locked = connection.execute(_LOCK_PROGRAMME, params).all()
+                counted = connection.execute(_RECOUNT_WHOLE, params).all()
+    except (sa.exc.OperationalError, psycopg.errors.OperationalError) as error:
+        if is_lock_timeout(error):
+            raise Busy() from error
+        raise
+    if real:
+        seat_lock = SeatLock(capacities={row[0]: row[1] for row in locked},
+                             drawn=bool(locked) and locked[0][2] is not None)
+    else:
+        seat_lock = SeatLock(capacities={None: locked[0][0]}, drawn=locked[0][1] is not None)
+    counts = {row[0]: SlotCount(int(row[1] or 0), int(row[2] or 0), int(row[3] or 0)) for row in counted}
+    return seat_lock, {sid: counts.get(sid, SlotCount()) for sid in session_ids}
+
+
+# The sign-up's statements are built once: a prebuilt statement skips construction and keeps its cache key.
+_programmes = Programme.__table__
+_sessions = ProgrammeSession.__table__
+_LOCK_PROGRAMME = sa.select(_programmes.c.capacity, _programmes.c.drawn_at).where(
+    _programmes.c.id == sa.bindparam("programme_id"))
+_LOCK_SESSIONS = (sa.select(_sessions.c.id, sa.func.coalesce(_sessions.c.capacity, _programmes.c.capacity),
+                            _programmes.c.drawn_at)
+                  .join(_programmes, _programmes.c.id == _sessions.c.programme_id)
+                  .where(_sessions.c.id.in_(sa.bindparam("session_ids", expanding=True)))
+                  .order_by(_sessions.c.id))
+
+
+def _recount_statement(*, day: bool) -> sa.Select:
+    status = Enrolment.status
+    held = sa.func.sum(sa.case((status.in_(SEAT_HOLDING), 1), else_=0))
+    ahead = sa.func.sum(sa.case((sa.and_(status == EnrolmentStatus.WAITLISTED,
+                                         Enrolment.priority <= sa.bindparam("priority")), 1), else_=0))
+    twins = sa.func.sum(sa.case((Enrolment.child_id.in_(sa.bindparam("child_ids", expanding=True)), 1), else_=0))
+    slot = (Enrolment.session_id.in_(sa.bindparam("session_ids", expanding=True)) if day
+            else Enrolment.session_id.is_(None))
+    return (sa.select(Enrolment.session_id, held, ahead, twins)
+            .where(Enrolment.programme_id == sa.bindparam("programme_id"), status.in_(LIVE), slot)
+            .group_by(Enrolment.session_id))
+
+
+_RECOUNT_WHOLE = _recount_statement(day=False)
+_RECOUNT_DAY = _recount_statement(day=True)
+
+
+def _sql_list(values: Iterable[EnrolmentStatus]) -> str:
+    return ", ".join(f"'{value.value}'" for value in sorted(values))
+
+
+# The same two statements in PostgreSQL's own words (psycopg placeholders, arrays for the id lists), for the
+# pipeline, which runs below SQLAlchemy.
+_PG_LOCK_PROGRAMME = "SELECT capacity, drawn_at FROM programmes WHERE id = %(programme_id)s FOR UPDATE"
+_PG_LOCK_SESSIONS = ("SELECT s.id, coalesce(s.capacity, p.capacity), p.drawn_at FROM programme_sessions AS s "
+                     "JOIN programmes AS p ON p.id = s.programme_id WHERE s.id = ANY(%(session_ids)s) "
+                     "ORDER BY s.id FOR UPDATE OF s")
+# Only constants are formatted in (status values, the slot condition); the values travel as parameters.
+_PG_RECOUNT = (
+    "SELECT session_id, "  # noqa: S608
+    f"count(*) FILTER (WHERE status IN ({_sql_list(SEAT_HOLDING)})), "
+    f"count(*) FILTER (WHERE status = '{EnrolmentStatus.WAITLISTED.value}' AND priority <= %(priority)s), "
+    "count(*) FILTER (WHERE child_id = ANY(%(child_ids)s)) "
+    f"FROM enrolments WHERE programme_id = %(programme_id)s AND status IN ({_sql_list(LIVE)}) AND {{slot}} "
+    "GROUP BY session_id")
+_PG_RECOUNT_WHOLE = _PG_RECOUNT.format(slot="session_id IS NULL")
+_PG_RECOUNT_DAY = _PG_RECOUNT.format(slot="session_id = ANY(%(session_ids)s)")
+
+
+def _lock_and_recount_pipelined(params: dict, *, day: bool) -> tuple[list, list]:
+    connection = core_connection().connection.dbapi_connection  # the session's transaction, below SQLAlchemy
+    with connection.pipeline():
+        lock = connection.cursor()
+        lock.execute(_PG_LOCK_SESSIONS if day else _PG_LOCK_PROGRAMME, params)
+        count = connection.cursor()
+        count.execute(_PG_RECOUNT_DAY if day else _PG_RECOUNT_WHOLE, params)
+    return lock.fetchall(), count.fetchall()
 
 
 def capacity_of(programme: Programme, session: ProgrammeSession | None = None) -> int:

@@ -6,24 +6,25 @@ a seat calls promote_waiting_list() under that same lock, in the same unit of wo
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import joinedload, lazyload
+from sqlalchemy.orm import joinedload, lazyload, make_transient_to_detached
 
 from childcare.accounts.models import User
 from childcare.accounts.permissions import can_manage_community, ensure_manages_community
-from childcare.audit.services import record
+from childcare.audit.models import AuditEntry
+from childcare.audit.services import entry_values, record
 from childcare.children.models import Child, Guardianship
-from childcare.db import db, utcnow
+from childcare.db import as_loaded, core_connection, db, fetch, insert_together, reserve_ids, utcnow
 from childcare.enrolment.capacity import (
     busy_on_lock_timeout,
-    capacity_of,
+    lock_and_recount,
     lock_capacity,
-    recount,
     seats_held,
     seats_left,
     would_be_understaffed,
@@ -33,7 +34,8 @@ from childcare.enrolment.queries import waitlist_order
 from childcare.errors import DomainError, InvalidInput, NotFound
 from childcare.i18n import to_local
 from childcare.notifications.kinds import register_kind
-from childcare.notifications.services import notify
+from childcare.notifications.models import Notification, OutboxMessage
+from childcare.notifications.services import compose, notify
 from childcare.programmes.models import Allocation, EnrolmentMode, Programme, ProgrammeSession, Promotion
 from childcare.programmes.services import update_session
 
@@ -151,9 +153,11 @@ def _is_guardian(actor: User, child_id: int) -> bool:
                                                               Guardianship.child_id == child_id)) is not None
 
 
-def _tell_families(enrolments: Sequence[Enrolment], kind: str, *, positions: dict[int, int] | None = None,
-                   guardians: dict[int, list[User]] | None = None, **extra: object) -> None:
-    """Notify every guardian of each child (one query for all guardians, unless the caller has them)."""
+def _family_messages(enrolments: Sequence[Enrolment], kind: str, *, positions: dict[int, int] | None = None,
+                     guardians: dict[int, list[User]] | dict[int, list[Recipient]] | None = None,
+                     **extra: object) -> Iterator[tuple[User | Recipient, dict]]:
+    """Each guardian of each child, with what the message about that child says (one query for all guardians,
+    unless the caller has them)."""
     if guardians is None:
         guardians = _guardians_of(e.child_id for e in enrolments)
     for e in enrolments:
@@ -164,14 +168,26 @@ def _tell_families(enrolments: Sequence[Enrolment], kind: str, *, positions: dic
         if positions and e.id in positions:
             data["position"] = positions[e.id]
         for user in guardians.get(e.child_id, []):
-            notify(user, kind, **data)
+            yield user, data
+
+
+def _tell_families(enrolments: Sequence[Enrolment], kind: str, *, positions: dict[int, int] | None = None,
+                   guardians: dict[int, list[User]] | None = None, **extra: object) -> None:
+    """Notify every guardian of each child."""
+    for user, data in _family_messages(enrolments, kind, positions=positions, guardians=guardians, **extra):
+        notify(user, kind, **data)
+
+
+def _audit_fields(actor: User | None, action: str, enrolment: Enrolment, reason: str = "",
+                  **after: object) -> dict:
+    return {"actor": actor, "action": action, "obj": enrolment, "community_id": enrolment.programme.community_id,
+            "after": {"status": enrolment.status.value, "child_id": enrolment.child_id,
+                      "programme_id": enrolment.programme_id, "session_id": enrolment.session_id, **after},
+            "reason": reason}
 
 
 def _audit(actor: User | None, action: str, enrolment: Enrolment, reason: str = "", **after: object) -> None:
-    record(actor=actor, action=action, obj=enrolment, community_id=enrolment.programme.community_id,
-           after={"status": enrolment.status.value, "child_id": enrolment.child_id,
-                  "programme_id": enrolment.programme_id, "session_id": enrolment.session_id, **after},
-           reason=reason)
+    record(**_audit_fields(actor, action, enrolment, reason, **after))
 
 
 def _seat_status(programme: Programme) -> EnrolmentStatus:
@@ -345,10 +361,52 @@ def _live_enrolments(programme_id: int, child_ids: Iterable[int], session_ids: S
     return {(e.child_id, e.session_id): e for e in rows}
 
 
-def _live_of_children(child_ids: Iterable[int]) -> list[Enrolment]:
+_enrolments = Enrolment.__table__
+_LIVE_OF_CHILDREN = sa.select(_enrolments).where(_enrolments.c.child_id.in_(sa.bindparam("child_ids", expanding=True)),
+                                                 _enrolments.c.status.in_(LIVE))
+
+
+def _live_of_children(child_ids: Iterable[int]) -> list[sa.Row]:
     """Every live enrolment of these children, in any programme (usually a handful of rows)."""
-    return list(db.session.scalars(sa.select(Enrolment).where(Enrolment.child_id.in_(list(child_ids)),
-                                                              Enrolment.status.in_(LIVE))))
+    return core_connection().execute(_LIVE_OF_CHILDREN, {"child_ids": list(child_ids)}).all()
+
+
+class Recipient(NamedTuple):
+    """A guardian as a message needs them."""
+
+    id: int
+    locale: str | None
+    phone: str
+
+
+_children = Child.__table__
+_mine = Guardianship.__table__.alias("mine")
+_theirs = Guardianship.__table__.alias("theirs")
+_users = User.__table__
+# The actor's children asked for, each with all their guardians (for the messages), in one query.
+_ACTORS_CHILDREN = (sa.select(*_children.c, _users.c.id.label("guardian_id"),
+                              _users.c.locale.label("guardian_locale"), _users.c.phone.label("guardian_phone"))
+                    .join(_mine, sa.and_(_mine.c.child_id == _children.c.id,
+                                         _mine.c.user_id == sa.bindparam("actor_id")))
+                    .join(_theirs, _theirs.c.child_id == _children.c.id)
+                    .join(_users, _users.c.id == _theirs.c.user_id)
+                    .where(_children.c.id.in_(sa.bindparam("child_ids", expanding=True)))
+                    .order_by(_children.c.id, _theirs.c.id))
+_CHILD_KEYS = [column.key for column in _children.c]
+
+
+def _actors_children(actor: User, child_ids: list[int]) -> tuple[list[Child], dict[int, list[Recipient]]]:
+    """The actor's own children among these (in the order asked), and every guardian of each."""
+    rows = core_connection().execute(_ACTORS_CHILDREN, {"actor_id": actor.id, "child_ids": child_ids})
+    children: dict[int, Child] = {}
+    guardians: dict[int, list[Recipient]] = {}
+    for row in rows:
+        values = row._mapping
+        if values["id"] not in children:
+            children[values["id"]] = as_loaded(Child, {key: values[key] for key in _CHILD_KEYS})
+        guardians.setdefault(values["id"], []).append(
+            Recipient(values["guardian_id"], values["guardian_locale"], values["guardian_phone"]))
+    return [children[i] for i in child_ids if i in children], guardians
 
 
 @dataclass(frozen=True)
@@ -374,20 +432,15 @@ def sign_up(*, actor: User, programme_id: int, child_ids: Sequence[int], session
 
     Idempotent: a child who already holds a live enrolment there gets that enrolment back.
     """
-    programme = db.session.get(Programme, programme_id)
+    programme = fetch(Programme, programme_id)
     if programme is None or not programme.published:
         raise NotFound()
     wanted_ids = list(dict.fromkeys(child_ids))
     if not wanted_ids:
         raise InvalidInput(_l("Please choose a child."), field="child_ids")
-    # The children with all their guardians (for the messages) in one query.
-    children = list(db.session.scalars(
-        sa.select(Child).join(Guardianship, Guardianship.child_id == Child.id)
-        .where(Guardianship.user_id == actor.id, Child.id.in_(wanted_ids))
-        .options(joinedload(Child.guardianships).joinedload(Guardianship.user).lazyload(User.grants))).unique())
+    children, guardians = _actors_children(actor, wanted_ids)
     if len(children) != len(wanted_ids):
         raise NotFound()  # someone else's child answers the same as no child at all
-    children.sort(key=lambda c: wanted_ids.index(c.id))
     priority, group_id = DEFAULT_PRIORITY, None
     if priority_group_id is not None:
         group = next((g for g in programme.priority_groups if g.id == priority_group_id), None)
@@ -401,7 +454,7 @@ def sign_up(*, actor: User, programme_id: int, child_ids: Sequence[int], session
     slots: list[ProgrammeSession | None] = list(sessions) or [None]
     slot_ids = [s.id if s is not None else None for s in slots]
     live = _live_of_children(wanted_ids)
-    existing = {(e.child_id, e.session_id): e for e in live
+    existing = {(e.child_id, e.session_id): as_loaded(Enrolment, e._asdict()) for e in live
                 if e.programme_id == programme.id and e.session_id in slot_ids}
     if len(existing) < len(children) * len(slots):
         # Something new is asked for: the rules apply (a repeat of a request that succeeded skips them).
@@ -418,52 +471,78 @@ def sign_up(*, actor: User, programme_id: int, child_ids: Sequence[int], session
                 programme, [s.id for s in sessions], len(newcomers), now):
             raise DomainError(_l("Sign-up is paused until more volunteers have joined this programme. "
                                  "Please try again later."), code="understaffed")
-    guardians = {c.id: [g.user for g in sorted(c.guardianships, key=lambda g: g.id)] for c in children}
+    asked = [(c, sid) for sid in slot_ids for c in children if (c.id, sid) not in existing]
+    if not asked:  # a repeat of a request that succeeded: its enrolments, no seat to decide
+        return EnrolmentResult(enrolments=[existing[(c.id, sid)] for sid in slot_ids for c in children],
+                               created_ids=frozenset(), positions={})
+    # Ids before the lock, so that everything written inside it goes out in one statement.
+    enrolment_ids, notification_ids = reserve_ids(
+        (Enrolment.__table__, len(asked)), (Notification.__table__, sum(len(guardians[c.id]) for c, _ in asked)))
 
-    # Inside the lock: one recount per slot, the inserts, and nothing else that could wait (STYLE rule 4).
-    _lock_for(programme, slot_ids)
-    application = programme.allocation == Allocation.DRAW and programme.drawn_at is None
+    # Inside the lock: the locking statement with the recount of every slot (one round trip), one write, and
+    # nothing else that could wait (STYLE rule 4).
+    seat_lock, counts = lock_and_recount(programme.id, slot_ids, priority=priority,
+                                         child_ids=[c.id for c, _ in asked])
+    application = programme.allocation == Allocation.DRAW and not seat_lock.drawn
     queued_at = utcnow()  # after the lock: the queue follows the order writers got the lock
+    twin_slots = [sid for sid, count in counts.items() if count.twins]
+    if twin_slots:
+        # A twin request (a double click, the other guardian) got the lock first: answer its enrolments.
+        existing.update(_live_enrolments(programme.id, [c.id for c in children], twin_slots))
     results: list[Enrolment] = []
     created: list[Enrolment] = []
     positions: dict[int, int] = {}
-    waiting_places: dict[int, int] = {}  # id(enrolment) → place, until the flush gives ids
+    next_id = iter(enrolment_ids)
     for slot in slots:
         sid = slot.id if slot is not None else None
         todo = [c for c in children if (c.id, sid) not in existing]
-        held, ahead, twins = recount(programme.id, sid, priority=priority, child_ids=[c.id for c in todo])
-        if twins:
-            # A twin request (a double click, the other guardian) got the lock first: answer its enrolments.
-            existing.update(_live_enrolments(programme.id, [c.id for c in todo], [sid]))
-            todo = [c for c in children if (c.id, sid) not in existing]
-        left = 0 if application else max(0, capacity_of(programme, slot) - held)
+        left = 0 if application else max(0, seat_lock.capacities[sid] - counts[sid].held)
         seated = (len(todo) if left >= len(todo) else 0) if all_or_none else min(left, len(todo))
+        ahead = counts[sid].ahead
         for child in children:
             if (child.id, sid) in existing:
                 results.append(existing[(child.id, sid)])
                 continue
             status = _seat_status(programme) if todo.index(child) < seated else EnrolmentStatus.WAITLISTED
-            enrolment = Enrolment(programme_id=programme.id, session_id=sid, child_id=child.id, status=status,
-                                  priority=priority, priority_group_id=group_id, queued_at=queued_at,
-                                  created_by_id=actor.id)
-            db.session.add(enrolment)
+            enrolment = Enrolment(id=next(next_id), programme_id=programme.id, session_id=sid, child_id=child.id,
+                                  status=status, priority=priority, priority_group_id=group_id, queued_at=queued_at,
+                                  draw_rank=None, offer_expires_at=None, created_by_id=actor.id,
+                                  created_at=queued_at, updated_at=queued_at, ended_at=None, end_reason="",
+                                  programme=programme, session=slot, child=child)
             results.append(enrolment)
             created.append(enrolment)
             if status == EnrolmentStatus.WAITLISTED:
                 ahead += 1
-                waiting_places[id(enrolment)] = ahead  # behind everyone of its priority or better
-    db.session.flush()
-    positions = {e.id: waiting_places[id(e)] for e in created if id(e) in waiting_places}
+                positions[enrolment.id] = ahead  # behind everyone of its priority or better
+    _write_sign_ups(actor, created, positions, guardians, application, iter(notification_ids))
+    return EnrolmentResult(enrolments=results, created_ids=frozenset(e.id for e in created), positions=positions)
 
-    by_kind: dict[str, list[Enrolment]] = {}
+
+def _write_sign_ups(actor: User, created: list[Enrolment], positions: dict[int, int],
+                    guardians: dict[int, list[Recipient]], application: bool, notification_ids: Iterator[int]
+                    ) -> None:
+    """The new enrolments with their audit entries, inbox entries and outbox rows, in one round trip (STYLE rule 7:
+    the same transaction as the seats); then the enrolments join the session as if just loaded."""
+    audits: list[dict] = []
+    inbox: list[dict] = []
+    outbox: list[dict] = []
     for enrolment in created:
         applied = enrolment.status == EnrolmentStatus.WAITLISTED and application
         kind = "enrolment.applied" if applied else f"enrolment.{enrolment.status.value}"
-        _audit(actor, kind, enrolment, priority=enrolment.priority, position=positions.get(enrolment.id))
-        by_kind.setdefault(kind, []).append(enrolment)
-    for kind, group in by_kind.items():
-        _tell_families(group, kind, positions=positions, guardians=guardians)
-    return EnrolmentResult(enrolments=results, created_ids=frozenset(e.id for e in created), positions=positions)
+        audits.append(entry_values(**_audit_fields(actor, kind, enrolment, priority=enrolment.priority,
+                                                   position=positions.get(enrolment.id))))
+        for user, data in _family_messages([enrolment], kind, positions=positions, guardians=guardians):
+            notification, messages = compose(user, kind, **data)
+            notification["id"] = next(notification_ids)
+            inbox.append(notification)
+            outbox.extend({**message, "notification_id": notification["id"]} for message in messages)
+    columns = [column.key for column in Enrolment.__table__.columns]
+    insert_together([(Enrolment.__table__, [{key: getattr(e, key) for key in columns} for e in created]),
+                     (AuditEntry.__table__, audits), (Notification.__table__, inbox),
+                     (OutboxMessage.__table__, outbox)])
+    for enrolment in created:
+        make_transient_to_detached(enrolment)
+        db.session.add(enrolment)
 
 
 # ---- sessions that change -------------------------------------------------------------------------------------

@@ -34,10 +34,20 @@ class _Safe(dict):
         return ""
 
 
-def render(kind: str, data: dict[str, Any]) -> tuple[str, str]:
-    """Title and body in the current locale; unknown kinds still show something."""
+def template_pair(kind: str) -> tuple[str, str]:
+    """The title and body templates of a kind in the current locale (an unknown kind shows its name)."""
     spec = KINDS.get(kind)
     if spec is None:
-        return kind, ""
+        return kind.replace("%", "%%"), ""
+    return str(spec.title), str(spec.body)
+
+
+def fill(templates: tuple[str, str], data: dict[str, Any]) -> tuple[str, str]:
+    """Title and body with the data's values put in (a value the data lacks reads as empty)."""
     values = _Safe({k: ("" if v is None else v) for k, v in data.items()})
-    return str(spec.title) % values, str(spec.body) % values
+    return templates[0] % values, templates[1] % values
+
+
+def render(kind: str, data: dict[str, Any]) -> tuple[str, str]:
+    """Title and body in the current locale; unknown kinds still show something."""
+    return fill(template_pair(kind), data)

@@ -1,0 +1,70 @@
+"""The hot-path helpers: ids before the insert, rows of several tables in one statement, Core rows as ORM objects."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from childcare.accounts.models import User
+from childcare.audit.models import AuditEntry
+from childcare.db import as_loaded, core_connection, db, fetch, insert_together, reserve_ids, utcnow
+from childcare.notifications.models import Channel, Notification, OutboxMessage, OutboxStatus
+from childcare.programmes.models import Programme
+from tests.factories import ProgrammeFactory, UserFactory
+
+pytestmark = pytest.mark.usefixtures("app_ctx")
+
+
+def _notification(user: User, notification_id: int) -> dict:
+    return {"id": notification_id, "user_id": user.id, "kind": "account.welcome", "data": {"name": user.name},
+            "link": "", "created_at": utcnow(), "read_at": None}
+
+
+def _outbox(user: User, notification_id: int) -> dict:
+    return {"notification_id": notification_id, "user_id": user.id, "channel": Channel.SMS, "recipient": user.phone,
+            "payload": {"subject": "s", "body": "b"}, "status": OutboxStatus.PENDING, "attempts": 0,
+            "last_error": "", "created_at": utcnow(), "sent_at": None}
+
+
+def test_reserved_ids_are_new_distinct_and_in_order():
+    first, none = reserve_ids((Notification.__table__, 3), (AuditEntry.__table__, 0))
+    assert none == [] and len(set(first)) == 3 and first == sorted(first)
+    existing = db.session.scalar(sa.select(sa.func.max(Notification.id))) or 0
+    assert first[0] > existing
+
+
+def test_rows_that_refer_to_each_other_go_out_together_in_one_statement_on_postgresql(count_queries, dialect):
+    parent, child = UserFactory(), UserFactory()
+    ids, = reserve_ids((Notification.__table__, 2))
+    db.session.flush()
+    with count_queries() as statements:
+        insert_together([(Notification.__table__, [_notification(parent, ids[0]), _notification(child, ids[1])]),
+                         (OutboxMessage.__table__, [_outbox(parent, ids[0]), _outbox(child, ids[1])])])
+    assert statements() == (1 if dialect == "postgresql" else 4)  # SQLite: one single-row INSERT per row
+    sent = db.session.execute(sa.select(OutboxMessage.notification_id, OutboxMessage.recipient)
+                              .where(OutboxMessage.notification_id.in_(ids)).order_by(OutboxMessage.notification_id)).all()
+    assert sent == [(ids[0], parent.phone), (ids[1], child.phone)]
+    assert db.session.get(Notification, ids[1]).data == {"name": child.name}  # JSON went through its column type
+
+
+def test_a_row_read_with_core_becomes_the_sessions_own_object_without_a_query(count_queries):
+    user = UserFactory()
+    db.session.flush()
+    assert as_loaded(User, {"id": user.id, "name": "ignored"}) is user  # the session's object wins
+    camp = ProgrammeFactory()
+    db.session.flush()
+    db.session.expunge(camp)
+    with count_queries() as statements:
+        again = fetch(Programme, camp.id)
+        assert fetch(Programme, camp.id) is again  # the second time from the identity map
+        assert (again.title, again.capacity) == (camp.title, camp.capacity)
+    assert statements() == 1
+    assert again in db.session and not db.session.is_modified(again)
+    assert fetch(Programme, 2_000_000_000) is None
+
+
+def test_pending_changes_are_flushed_before_a_core_read():
+    user = UserFactory.build()
+    db.session.add(user)  # pending: not yet in the database
+    found = core_connection().execute(sa.select(User.__table__.c.id).where(User.__table__.c.phone == user.phone))
+    assert found.scalar() == user.id is not None
