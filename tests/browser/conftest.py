@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Locator, Page, Response, expect
 from werkzeug.serving import make_server
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -24,6 +25,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+MENU = "header.site-header details.menu > summary"
 #: a mid-sized phone, as most parents and volunteers will hold
 PHONE = {
     "viewport": {"width": 390, "height": 844},
@@ -94,3 +96,30 @@ def screenshot(page, screenshot_dir, request) -> Callable[[str], Path]:
         return path
 
     return _take
+
+
+def header_item(page: Page, name: str) -> Locator:
+    """The header link or button whose visible name is exactly `name`.
+
+    The header renders its secondary links twice (inline for wide screens, in the Menu for phones) and the stylesheet
+    hides one copy; role locators skip what is hidden, so this finds the copy meant for the current screen width.
+    """
+    header = page.locator("header.site-header")
+    return header.get_by_role("link", name=name, exact=True).or_(header.get_by_role("button", name=name, exact=True))
+
+
+def reveal(page: Page, name: str) -> Locator:
+    """The header item `name`, made visible: on a phone most links wait in the Menu, so open it first if need be."""
+    item = header_item(page, name)
+    if not item.is_visible():
+        page.click(MENU)
+    expect(item).to_be_visible()
+    return item
+
+
+def go_to(page: Page, name: str) -> Response | None:
+    """Follow a header link (or press a header button, such as Log out) by its visible name, as a person would."""
+    item = reveal(page, name)
+    with page.expect_navigation() as navigation:
+        item.click()
+    return navigation.value

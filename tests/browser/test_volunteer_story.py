@@ -14,7 +14,7 @@ from childcare.i18n import to_local
 from childcare.programmes.models import ProgrammeSession
 from childcare.volunteers.models import ApplicationStatus, VolunteerApplication, VolunteerKind
 from tests.attendance.factories import ChildFactory, PickupPersonFactory, enrol
-from tests.browser.conftest import PHONE
+from tests.browser.conftest import PHONE, go_to
 from tests.factories import PASSWORD, ProgrammeFactory, UserFactory
 
 pytestmark = pytest.mark.browser
@@ -84,7 +84,7 @@ def test_a_volunteer_checks_two_children_in_and_hands_one_to_grandma_and_the_mot
     expect(page.locator("[data-testid=my-post]")).to_have_count(1)
 
     if classroom["today"]:  # a run a few minutes before midnight has the session tomorrow
-        page.goto("/attendance/")
+        go_to(page, "今日点名表")  # a volunteer's first link, beside the bell on a phone
         expect(page.locator("[data-testid=session]").filter(has_text=TITLE)).to_have_count(1)
         page.click(f"a[href='/attendance/sessions/{session_id}']")
         page.wait_for_url(f"**/attendance/sessions/{session_id}")

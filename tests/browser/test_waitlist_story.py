@@ -7,7 +7,7 @@ from playwright.sync_api import Page, expect
 
 from childcare.db import db
 from childcare.programmes.models import Promotion
-from tests.browser.conftest import PHONE
+from tests.browser.conftest import PHONE, go_to
 from tests.enrolment.view_factories import add_sessions
 from tests.factories import ProgrammeFactory
 
@@ -109,7 +109,7 @@ def test_the_last_seat_goes_to_a_then_to_b_from_the_waiting_list_by_an_offer_b_a
     submit(b, "[data-testid=enrolment].status-offered form[action$='/accept'] button[type=submit]")
     expect(b.locator("[data-testid=enrolment].status-confirmed")).to_have_count(1)
     expect(b.locator("[data-testid=enrolment].status-offered")).to_have_count(0)
-    b.goto("/schedule/")
+    go_to(b, "我的日程")  # through the Menu
     expect(b.locator("[data-testid=session]")).to_have_count(3)
     assert b.evaluate(FITS_A_PHONE) <= 390
     b.screenshot(path=str(screenshot_dir / "waitlist-story-b-schedule.png"), full_page=True)
