@@ -522,7 +522,7 @@ def _write_sign_ups(actor: User, created: list[Enrolment], positions: dict[int, 
                     guardians: dict[int, list[Recipient]], application: bool, notification_ids: Iterator[int]
                     ) -> None:
     """The new enrolments with their audit entries, inbox entries and outbox rows, in one round trip (STYLE rule 7:
-    the same transaction as the seats); then the enrolments join the session as if just loaded."""
+    the same transaction as the seats); the enrolments join the session as if loaded (no flush of their own)."""
     audits: list[dict] = []
     inbox: list[dict] = []
     outbox: list[dict] = []
@@ -537,12 +537,12 @@ def _write_sign_ups(actor: User, created: list[Enrolment], positions: dict[int, 
             inbox.append(notification)
             outbox.extend({**message, "notification_id": notification["id"]} for message in messages)
     columns = [column.key for column in Enrolment.__table__.columns]
-    insert_together([(Enrolment.__table__, [{key: getattr(e, key) for key in columns} for e in created]),
-                     (AuditEntry.__table__, audits), (Notification.__table__, inbox),
-                     (OutboxMessage.__table__, outbox)])
-    for enrolment in created:
+    rows = [{key: getattr(e, key) for key in columns} for e in created]
+    for enrolment in created:  # before the write, so that only the commit follows it inside the lock
         make_transient_to_detached(enrolment)
         db.session.add(enrolment)
+    insert_together([(Enrolment.__table__, rows), (AuditEntry.__table__, audits), (Notification.__table__, inbox),
+                     (OutboxMessage.__table__, outbox)])
 
 
 # ---- sessions that change -------------------------------------------------------------------------------------
