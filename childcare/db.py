@@ -150,8 +150,8 @@ def reserve_ids(*wanted: tuple[sa.Table, int]) -> list[list[int]]:
     """Ids for rows not yet inserted (so many per table), so that rows referring to each other can be written in
     one statement.
 
-    PostgreSQL takes them from each table's sequence, all in one round trip (gaps are harmless). SQLite has one
-    writer at a time: under the write lock the next rowids are free.
+    PostgreSQL takes them from each table's sequence (`<table>_id_seq`, as the migrations create it), all in one
+    round trip; gaps are harmless. SQLite has one writer at a time: under the write lock the next rowids are free.
     """
     session = db.session
     if session.get_bind().dialect.name == "postgresql":
@@ -214,7 +214,10 @@ def _statements_for(shape: tuple[tuple[str, int, tuple[str, ...]], ...], togethe
 
 def as_loaded(model: type, values: Mapping[str, Any]) -> Any:
     """The ORM object for a row read with Core: the session's own if it has one, else one made from the values as
-    though the ORM had loaded it (no SQL; attributes not given, such as relationships, load when first used)."""
+    though the ORM had loaded it (no SQL; attributes not given, such as relationships, load when first used).
+
+    The values are keyed by attribute name, which in this project's models is always the column's name.
+    """
     session = db.session
     existing = session.identity_map.get(identity_key(model, values["id"]))
     if existing is not None:
