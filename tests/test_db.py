@@ -68,3 +68,11 @@ def test_pending_changes_are_flushed_before_a_core_read():
     db.session.add(user)  # pending: not yet in the database
     found = core_connection().execute(sa.select(User.__table__.c.id).where(User.__table__.c.phone == user.phone))
     assert found.scalar() == user.id is not None
+
+
+def test_every_model_names_its_attributes_as_its_columns():
+    """as_loaded() fills objects from Core rows by key, so an attribute named apart from its column would be lost."""
+    renamed = [(mapper.class_.__name__, column.key, mapper.get_property_by_column(column).key)
+               for mapper in db.Model.registry.mappers for column in mapper.local_table.columns
+               if mapper.get_property_by_column(column).key != column.key]
+    assert renamed == []
