@@ -110,3 +110,31 @@ def test_on_a_desktop_every_link_stands_inline_without_opening_anything(desktop:
         expect(header_item(desktop, name)).to_be_visible()
     expect(desktop.locator(BELL)).to_be_visible()
     desktop.screenshot(path=str(screenshot_dir / "header-desktop.png"))
+
+
+@pytest.fixture
+def phone_with_script(chromium_browser, live_server):
+    context = chromium_browser.new_context(base_url=live_server, **PHONE)
+    context.set_default_timeout(15_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def test_with_script_the_menu_closes_on_escape_and_on_a_tap_elsewhere(phone_with_script: Page, coordinator: str):
+    page = phone_with_script
+    log_in(page, coordinator)
+    page.goto("/")
+    menu = page.locator("header details.menu")
+    page.locator(MENU).click()
+    expect(menu).to_have_attribute("open", "")
+    page.keyboard.press("Escape")
+    expect(menu).not_to_have_attribute("open", "")
+    expect(page.locator(MENU)).to_be_focused()  # back where the keyboard user was
+
+    page.locator(MENU).click()
+    expect(menu).to_have_attribute("open", "")
+    # The open panel covers the page below the header, so "elsewhere" is the header's own edge.
+    page.locator("header.site-header").click(position={"x": 4, "y": 4})
+    expect(menu).not_to_have_attribute("open", "")
