@@ -9,13 +9,14 @@ DEFAULT_SECRET_KEY = "dev-only-change-me"  # noqa: S105 - a marker that producti
 
 
 def database_url(raw: str | None, instance_path: str) -> str:
-    """Map the URL most hosts hand out to the driver we ship (psycopg 3)."""
+    """Map the URL most hosts hand out to the driver we ship (psycopg2: its C core costs a request a fraction of
+    the Python calls psycopg 3 makes; see docs/performance.md)."""
     if not raw:
         Path(instance_path).mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{Path(instance_path) / 'childcare.db'}"
     for prefix in ("postgres://", "postgresql://"):
         if raw.startswith(prefix):
-            return "postgresql+psycopg://" + raw[len(prefix):]
+            return "postgresql+psycopg2://" + raw[len(prefix):]
     return raw
 
 

@@ -124,8 +124,8 @@ def unit_of_work() -> Iterator[sa.orm.Session]:
 
 def is_lock_timeout(error: BaseException) -> bool:
     """True when the database gave up waiting for a lock (PostgreSQL lock_timeout, SQLite busy)."""
-    orig = getattr(error, "orig", error)  # SQLAlchemy wraps the driver's error; the pipeline raises it bare
-    sqlstate = getattr(orig, "sqlstate", None)
+    orig = getattr(error, "orig", error)  # SQLAlchemy wraps the driver's error; a raw cursor raises it bare
+    sqlstate = getattr(orig, "pgcode", None)
     if sqlstate in {"55P03", "40P01", "40001"}:
         return True
     return isinstance(orig, sqlite3.OperationalError) and "locked" in str(orig)

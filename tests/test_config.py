@@ -7,9 +7,9 @@ from childcare.config import DevelopmentConfig, database_url, engine_options
 REDIS = "redis://127.0.0.1:6379/15"
 
 
-def test_postgres_urls_as_hosts_give_them_are_mapped_to_psycopg_3():
-    assert database_url("postgresql://u@h:5432/d", "/x") == "postgresql+psycopg://u@h:5432/d"
-    assert database_url("postgres://u@h/d", "/x") == "postgresql+psycopg://u@h/d"
+def test_postgres_urls_as_hosts_give_them_are_mapped_to_psycopg2():
+    assert database_url("postgresql://u@h:5432/d", "/x") == "postgresql+psycopg2://u@h:5432/d"
+    assert database_url("postgres://u@h/d", "/x") == "postgresql+psycopg2://u@h/d"
     assert database_url("sqlite:////tmp/a.db", "/x") == "sqlite:////tmp/a.db"
 
 

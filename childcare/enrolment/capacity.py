@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
-import psycopg
+import psycopg2
 import sqlalchemy as sa
 
 from childcare.db import core_connection, db, is_lock_timeout, take_sqlite_write_lock
@@ -105,63 +105,62 @@ def lock_and_recount(programme_id: int, session_ids: Sequence[int | None], *, pr
     """Lock the rows that own the seats a sign-up asks for, then recount every slot (None: the whole programme).
 
     Whole mode locks the programme row; day mode locks each session (ascending ids) and reads the programme's
-    default capacity beside it. The capacities are read by the locking statement itself. The recount is a
-    statement of its own, so it sees everything committed before the lock was granted; a newcomer joins the
-    waiting list behind every place of its priority or better, so its place is `ahead` plus one.
+    default capacity beside it. The recount is a statement of its own, so it sees everything committed before the
+    lock was granted; a newcomer joins the waiting list behind every place of its priority or better, so its place
+    is `ahead` plus one. It also reads the capacities, which cannot change while the lock is held.
 
-    PostgreSQL gets both statements in one round trip (pipeline mode): the lock is held for as little as possible.
+    PostgreSQL gets both statements in one round trip (one message of two statements): the lock is held for as
+    little as possible.
     """
     real = sorted({sid for sid in session_ids if sid is not None})
     params = {"programme_id": programme_id, "session_ids": real, "priority": priority,
               "child_ids": list(child_ids) or [0]}
     try:
         if _dialect() == "postgresql":
-            locked, counted = _lock_and_recount_pipelined(params, day=bool(real))
+            cursor = core_connection().connection.dbapi_connection.cursor()  # the session's transaction
+            cursor.execute(_PG_LOCK_AND_RECOUNT_DAY if real else _PG_LOCK_AND_RECOUNT_WHOLE, params)
+            rows = cursor.fetchall()  # the second statement's: the first only locks
         else:
-            take_sqlite_write_lock()  # the lock itself; the statements below only read
-            connection = core_connection()
-            if real:
-                locked = connection.execute(_LOCK_SESSIONS, params).all()
-                counted = connection.execute(_RECOUNT_DAY, params).all()
-            else:
-                locked = connection.execute(_LOCK_PROGRAMME, params).all()
-                counted = connection.execute(_RECOUNT_WHOLE, params).all()
-    except (sa.exc.OperationalError, psycopg.errors.OperationalError) as error:
+            take_sqlite_write_lock()  # the lock itself; the statement below only reads
+            rows = core_connection().execute(_RECOUNT_DAY if real else _RECOUNT_WHOLE, params).all()
+    except (sa.exc.OperationalError, psycopg2.OperationalError) as error:
         if is_lock_timeout(error):
             raise Busy() from error
         raise
-    if real:
-        seat_lock = SeatLock(capacities={row[0]: row[1] for row in locked},
-                             drawn=bool(locked) and locked[0][2] is not None)
-    else:
-        seat_lock = SeatLock(capacities={None: locked[0][0]}, drawn=locked[0][1] is not None)
-    counts = {row[0]: SlotCount(int(row[1] or 0), int(row[2] or 0), int(row[3] or 0)) for row in counted}
+    # Each row: slot, capacity, drawn_at, held, ahead, twins.
+    seat_lock = SeatLock(capacities={row[0]: row[1] for row in rows}, drawn=rows[0][2] is not None)
+    counts = {row[0]: SlotCount(int(row[3] or 0), int(row[4] or 0), int(row[5] or 0)) for row in rows}
     return seat_lock, {sid: counts.get(sid, SlotCount()) for sid in session_ids}
 
 
-# The sign-up's statements are built once: a prebuilt statement skips construction and keeps its cache key.
+# The recount is built once: a prebuilt statement skips construction and keeps its cache key.
 _programmes = Programme.__table__
 _sessions = ProgrammeSession.__table__
-_LOCK_PROGRAMME = sa.select(_programmes.c.capacity, _programmes.c.drawn_at).where(
-    _programmes.c.id == sa.bindparam("programme_id"))
-_LOCK_SESSIONS = (sa.select(_sessions.c.id, sa.func.coalesce(_sessions.c.capacity, _programmes.c.capacity),
-                            _programmes.c.drawn_at)
-                  .join(_programmes, _programmes.c.id == _sessions.c.programme_id)
-                  .where(_sessions.c.id.in_(sa.bindparam("session_ids", expanding=True)))
-                  .order_by(_sessions.c.id))
+_enrolments = Enrolment.__table__
 
 
 def _recount_statement(*, day: bool) -> sa.Select:
-    status = Enrolment.status
-    held = sa.func.sum(sa.case((status.in_(SEAT_HOLDING), 1), else_=0))
-    ahead = sa.func.sum(sa.case((sa.and_(status == EnrolmentStatus.WAITLISTED,
-                                         Enrolment.priority <= sa.bindparam("priority")), 1), else_=0))
-    twins = sa.func.sum(sa.case((Enrolment.child_id.in_(sa.bindparam("child_ids", expanding=True)), 1), else_=0))
-    slot = (Enrolment.session_id.in_(sa.bindparam("session_ids", expanding=True)) if day
-            else Enrolment.session_id.is_(None))
-    return (sa.select(Enrolment.session_id, held, ahead, twins)
-            .where(Enrolment.programme_id == sa.bindparam("programme_id"), status.in_(LIVE), slot)
-            .group_by(Enrolment.session_id))
+    """Per slot: its capacity, whether the draw has run, seats held, waiting places at or before the priority, and
+    live enrolments of the children asking."""
+    status = _enrolments.c.status
+    held = sa.func.count(_enrolments.c.id).filter(status.in_(SEAT_HOLDING))
+    ahead = sa.func.count(_enrolments.c.id).filter(status == EnrolmentStatus.WAITLISTED,
+                                                   _enrolments.c.priority <= sa.bindparam("priority"))
+    twins = sa.func.count(_enrolments.c.id).filter(
+        _enrolments.c.child_id.in_(sa.bindparam("child_ids", expanding=True)))
+    live = sa.and_(_enrolments.c.programme_id == _programmes.c.id, status.in_(LIVE))
+    if day:
+        return (sa.select(_sessions.c.id, sa.func.coalesce(_sessions.c.capacity, _programmes.c.capacity),
+                          _programmes.c.drawn_at, held, ahead, twins)
+                .join(_programmes, _programmes.c.id == _sessions.c.programme_id)
+                .outerjoin(_enrolments, sa.and_(live, _enrolments.c.session_id == _sessions.c.id))
+                .where(_sessions.c.id.in_(sa.bindparam("session_ids", expanding=True)))
+                .group_by(_sessions.c.id, _programmes.c.capacity, _programmes.c.drawn_at)
+                .order_by(_sessions.c.id))
+    return (sa.select(sa.null(), _programmes.c.capacity, _programmes.c.drawn_at, held, ahead, twins)
+            .outerjoin(_enrolments, sa.and_(live, _enrolments.c.session_id.is_(None)))
+            .where(_programmes.c.id == sa.bindparam("programme_id"))
+            .group_by(_programmes.c.id))
 
 
 _RECOUNT_WHOLE = _recount_statement(day=False)
@@ -172,32 +171,26 @@ def _sql_list(values: Iterable[EnrolmentStatus]) -> str:
     return ", ".join(f"'{value.value}'" for value in sorted(values))
 
 
-# The same two statements in PostgreSQL's own words (psycopg placeholders, arrays for the id lists), for the
-# pipeline, which runs below SQLAlchemy.
-_PG_LOCK_PROGRAMME = "SELECT capacity, drawn_at FROM programmes WHERE id = %(programme_id)s FOR UPDATE"
-_PG_LOCK_SESSIONS = ("SELECT s.id, coalesce(s.capacity, p.capacity), p.drawn_at FROM programme_sessions AS s "
-                     "JOIN programmes AS p ON p.id = s.programme_id WHERE s.id = ANY(%(session_ids)s) "
-                     "ORDER BY s.id FOR UPDATE OF s")
-# Only constants are formatted in (status values, the slot condition); the values travel as parameters.
-_PG_RECOUNT = (
-    "SELECT session_id, "  # noqa: S608
-    f"count(*) FILTER (WHERE status IN ({_sql_list(SEAT_HOLDING)})), "
-    f"count(*) FILTER (WHERE status = '{EnrolmentStatus.WAITLISTED.value}' AND priority <= %(priority)s), "
-    "count(*) FILTER (WHERE child_id = ANY(%(child_ids)s)) "
-    f"FROM enrolments WHERE programme_id = %(programme_id)s AND status IN ({_sql_list(LIVE)}) AND {{slot}} "
-    "GROUP BY session_id")
-_PG_RECOUNT_WHOLE = _PG_RECOUNT.format(slot="session_id IS NULL")
-_PG_RECOUNT_DAY = _PG_RECOUNT.format(slot="session_id = ANY(%(session_ids)s)")
-
-
-def _lock_and_recount_pipelined(params: dict, *, day: bool) -> tuple[list, list]:
-    connection = core_connection().connection.dbapi_connection  # the session's transaction, below SQLAlchemy
-    with connection.pipeline():
-        lock = connection.cursor()
-        lock.execute(_PG_LOCK_SESSIONS if day else _PG_LOCK_PROGRAMME, params)
-        count = connection.cursor()
-        count.execute(_PG_RECOUNT_DAY if day else _PG_RECOUNT_WHOLE, params)
-    return lock.fetchall(), count.fetchall()
+# PostgreSQL: the lock, then the same recount in its own words (psycopg2 placeholders, arrays for the id lists),
+# sent as one message of two statements. Each statement takes its own snapshot (READ COMMITTED), so the recount
+# sees every sign-up committed before the lock was granted. Only constants are formatted in (status values, the
+# slot); the values travel as parameters.
+_PG_COUNTS = (
+    f"count(e.id) FILTER (WHERE e.status IN ({_sql_list(SEAT_HOLDING)})), "
+    f"count(e.id) FILTER (WHERE e.status = '{EnrolmentStatus.WAITLISTED.value}' AND e.priority <= %(priority)s), "
+    "count(e.id) FILTER (WHERE e.child_id = ANY(%(child_ids)s)) ")
+_PG_LIVE = f"e.programme_id = p.id AND e.status IN ({_sql_list(LIVE)})"
+_PG_LOCK_AND_RECOUNT_WHOLE = (
+    "SELECT 1 FROM programmes WHERE id = %(programme_id)s FOR UPDATE; "  # noqa: S608
+    f"SELECT NULL, p.capacity, p.drawn_at, {_PG_COUNTS}"
+    f"FROM programmes AS p LEFT JOIN enrolments AS e ON {_PG_LIVE} AND e.session_id IS NULL "
+    "WHERE p.id = %(programme_id)s GROUP BY p.id")
+_PG_LOCK_AND_RECOUNT_DAY = (
+    "SELECT 1 FROM programme_sessions WHERE id = ANY(%(session_ids)s) ORDER BY id FOR UPDATE; "  # noqa: S608
+    f"SELECT s.id, coalesce(s.capacity, p.capacity), p.drawn_at, {_PG_COUNTS}"
+    "FROM programme_sessions AS s JOIN programmes AS p ON p.id = s.programme_id "
+    f"LEFT JOIN enrolments AS e ON {_PG_LIVE} AND e.session_id = s.id "
+    "WHERE s.id = ANY(%(session_ids)s) GROUP BY s.id, p.capacity, p.drawn_at ORDER BY s.id")
 
 
 def capacity_of(programme: Programme, session: ProgrammeSession | None = None) -> int:
