@@ -8,7 +8,7 @@ from flask import Flask, Response, flash, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from childcare.db import db, is_lock_timeout
@@ -161,10 +161,14 @@ def register_error_handlers(app: Flask) -> None:
             detail = _("Your form expired or was sent from elsewhere. Please reload the page and try again.")
         return render_error(error.code or 500, detail, headers=headers)
 
-    @app.errorhandler(OperationalError)
-    def handle_operational_error(error: OperationalError):
+    @app.errorhandler(DBAPIError)
+    def handle_database_error(error: DBAPIError):
         db.session.rollback()
         if is_lock_timeout(error):
+            return render_error(503, headers={"Retry-After": "1"})
+        if error.connection_invalidated:
+            # The database dropped the connection (restart, failover): the pool is renewed, so a retry works.
+            app.logger.warning("database connection lost; the pool is renewed")
             return render_error(503, headers={"Retry-After": "1"})
         app.logger.exception("database error")
         return render_error(500)

@@ -20,8 +20,8 @@ def test_the_default_database_is_a_sqlite_file_in_the_instance_folder(tmp_path, 
 
 
 def test_postgres_connections_carry_a_lock_timeout():
-    options = engine_options("postgresql+psycopg://u@h/d", {"pool_pre_ping": True}, 5)
-    assert options["connect_args"] == {"options": "-c lock_timeout=5000"} and options["pool_pre_ping"]
+    options = engine_options("postgresql+psycopg2://u@h/d", {"pool_recycle": 3600}, 5)
+    assert options["connect_args"] == {"options": "-c lock_timeout=5000"} and options["pool_recycle"] == 3600
     assert "connect_args" not in engine_options("sqlite:///x.db", {}, 5)
 
 

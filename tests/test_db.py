@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import psycopg2
 import pytest
 import sqlalchemy as sa
 
@@ -10,6 +11,7 @@ from childcare.audit.models import AuditEntry
 from childcare.db import as_loaded, core_connection, db, fetch, insert_together, reserve_ids, utcnow
 from childcare.notifications.models import Channel, Notification, OutboxMessage, OutboxStatus
 from childcare.programmes.models import Programme
+from tests.api.conftest import make_token
 from tests.factories import ProgrammeFactory, UserFactory
 
 pytestmark = pytest.mark.usefixtures("app_ctx")
@@ -76,3 +78,29 @@ def test_every_model_names_its_attributes_as_its_columns():
                for mapper in db.Model.registry.mappers for column in mapper.local_table.columns
                if mapper.get_property_by_column(column).key != column.key]
     assert renamed == []
+
+
+@pytest.mark.concurrency
+def test_a_connection_the_database_dropped_answers_try_again_and_the_next_request_works(app, client, dialect):
+    if dialect != "postgresql":
+        pytest.skip("a SQLite file cannot drop its connections")
+    with app.app_context():
+        token = make_token(UserFactory())
+        db.session.remove()
+    headers = {"Authorization": f"Bearer {token}", "Accept-Language": "en"}
+    assert client.get("/api/v1/me", headers=headers).status_code == 200  # the pool now holds a connection
+    with app.app_context():
+        url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    admin = psycopg2.connect(url)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cursor:  # as a database restart would: every connection of the app is dropped
+            cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                           "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    finally:
+        admin.close()
+
+    dropped = client.get("/api/v1/me", headers=headers)
+    assert dropped.status_code == 503 and dropped.headers["Retry-After"] == "1"
+    assert dropped.mimetype == "application/problem+json"
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
