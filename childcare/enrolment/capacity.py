@@ -10,7 +10,7 @@ from typing import ParamSpec, TypeVar
 import psycopg2
 import sqlalchemy as sa
 
-from childcare.db import core_connection, db, is_lock_timeout, take_sqlite_write_lock
+from childcare.db import core_connection, db, is_lock_timeout, reserve_ids, take_sqlite_write_lock
 from childcare.enrolment.models import LIVE, SEAT_HOLDING, Enrolment, EnrolmentStatus
 from childcare.errors import Busy
 from childcare.programmes.models import Programme, ProgrammeSession
@@ -101,7 +101,8 @@ class SlotCount:
 
 
 def lock_and_recount(programme_id: int, session_ids: Sequence[int | None], *, priority: int,
-                     child_ids: Iterable[int]) -> tuple[SeatLock, dict[int | None, SlotCount]]:
+                     child_ids: Iterable[int], new_ids: Sequence[tuple[sa.Table, int]] = (),
+                     ) -> tuple[SeatLock, dict[int | None, SlotCount], list[list[int]]]:
     """Lock the rows that own the seats a sign-up asks for, then recount every slot (None: the whole programme).
 
     Whole mode locks the programme row; day mode locks each session (ascending ids) and reads the programme's
@@ -110,27 +111,34 @@ def lock_and_recount(programme_id: int, session_ids: Sequence[int | None], *, pr
     is `ahead` plus one. It also reads the capacities, which cannot change while the lock is held.
 
     PostgreSQL gets both statements in one round trip (one message of two statements): the lock is held for as
-    little as possible.
+    little as possible. The recount also draws the ids the write will need (`new_ids`: so many per table, as
+    db.reserve_ids), so that no round trip of its own is spent on them; SQLite picks them under its write lock.
     """
     real = sorted({sid for sid in session_ids if sid is not None})
     params = {"programme_id": programme_id, "session_ids": real, "priority": priority,
               "child_ids": list(child_ids) or [0]}
     try:
         if _dialect() == "postgresql":
+            wanted = {table.name: count for table, count in new_ids if count > 0}
+            params.update({f"count_{name}": count for name, count in wanted.items()})
+            names = tuple(wanted)
             cursor = core_connection().connection.dbapi_connection.cursor()  # the session's transaction
-            cursor.execute(_PG_LOCK_AND_RECOUNT_DAY if real else _PG_LOCK_AND_RECOUNT_WHOLE, params)
+            cursor.execute(_pg_lock_and_recount(day=bool(real), id_tables=names), params)
             rows = cursor.fetchall()  # the second statement's: the first only locks
+            drawn_ids = dict(zip(names, rows[0][6:], strict=True))
+            ids = [list(drawn_ids.get(table.name) or []) if count > 0 else [] for table, count in new_ids]
         else:
-            take_sqlite_write_lock()  # the lock itself; the statement below only reads
+            take_sqlite_write_lock()  # the lock itself; the statements below only read
             rows = core_connection().execute(_RECOUNT_DAY if real else _RECOUNT_WHOLE, params).all()
+            ids = reserve_ids(*new_ids)
     except (sa.exc.OperationalError, psycopg2.OperationalError) as error:
         if is_lock_timeout(error):
             raise Busy() from error
         raise
-    # Each row: slot, capacity, drawn_at, held, ahead, twins.
+    # Each row: slot, capacity, drawn_at, held, ahead, twins (then, on PostgreSQL, the ids drawn).
     seat_lock = SeatLock(capacities={row[0]: row[1] for row in rows}, drawn=rows[0][2] is not None)
     counts = {row[0]: SlotCount(int(row[3] or 0), int(row[4] or 0), int(row[5] or 0)) for row in rows}
-    return seat_lock, {sid: counts.get(sid, SlotCount()) for sid in session_ids}
+    return seat_lock, {sid: counts.get(sid, SlotCount()) for sid in session_ids}, ids
 
 
 # The recount is built once: a prebuilt statement skips construction and keeps its cache key.
@@ -180,17 +188,29 @@ _PG_COUNTS = (
     f"count(e.id) FILTER (WHERE e.status = '{EnrolmentStatus.WAITLISTED.value}' AND e.priority <= %(priority)s), "
     "count(e.id) FILTER (WHERE e.child_id = ANY(%(child_ids)s)) ")
 _PG_LIVE = f"e.programme_id = p.id AND e.status IN ({_sql_list(LIVE)})"
-_PG_LOCK_AND_RECOUNT_WHOLE = (
-    "SELECT 1 FROM programmes WHERE id = %(programme_id)s FOR UPDATE; "  # noqa: S608
-    f"SELECT NULL, p.capacity, p.drawn_at, {_PG_COUNTS}"
-    f"FROM programmes AS p LEFT JOIN enrolments AS e ON {_PG_LIVE} AND e.session_id IS NULL "
-    "WHERE p.id = %(programme_id)s GROUP BY p.id")
-_PG_LOCK_AND_RECOUNT_DAY = (
-    "SELECT 1 FROM programme_sessions WHERE id = ANY(%(session_ids)s) ORDER BY id FOR UPDATE; "  # noqa: S608
-    f"SELECT s.id, coalesce(s.capacity, p.capacity), p.drawn_at, {_PG_COUNTS}"
-    "FROM programme_sessions AS s JOIN programmes AS p ON p.id = s.programme_id "
-    f"LEFT JOIN enrolments AS e ON {_PG_LIVE} AND e.session_id = s.id "
-    "WHERE s.id = ANY(%(session_ids)s) GROUP BY s.id, p.capacity, p.drawn_at ORDER BY s.id")
+_PG_LOCK = {
+    False: "SELECT 1 FROM programmes WHERE id = %(programme_id)s FOR UPDATE; ",
+    True: "SELECT 1 FROM programme_sessions WHERE id = ANY(%(session_ids)s) ORDER BY id FOR UPDATE; ",
+}
+_PG_RECOUNT = {
+    False: (f"SELECT NULL, p.capacity, p.drawn_at, {_PG_COUNTS}{{ids}}"  # noqa: S608
+            f"FROM programmes AS p LEFT JOIN enrolments AS e ON {_PG_LIVE} AND e.session_id IS NULL "
+            "WHERE p.id = %(programme_id)s GROUP BY p.id"),
+    True: (f"SELECT s.id, coalesce(s.capacity, p.capacity), p.drawn_at, {_PG_COUNTS}{{ids}}"  # noqa: S608
+           "FROM programme_sessions AS s JOIN programmes AS p ON p.id = s.programme_id "
+           f"LEFT JOIN enrolments AS e ON {_PG_LIVE} AND e.session_id = s.id "
+           "WHERE s.id = ANY(%(session_ids)s) GROUP BY s.id, p.capacity, p.drawn_at ORDER BY s.id"),
+}
+
+
+@functools.lru_cache(maxsize=16)
+def _pg_lock_and_recount(*, day: bool, id_tables: tuple[str, ...]) -> str:
+    """The lock and the recount as one message. Each table's ids come from its sequence (`<table>_id_seq`, as the
+    migrations create it) in an uncorrelated subquery, which PostgreSQL runs once however many slots there are."""
+    # The names are our own tables' (sa.Table.name), never input.
+    ids = "".join(f", (SELECT array_agg(nextval('{name}_id_seq')) FROM generate_series(1, %(count_{name})s)) "  # noqa: S608
+                  for name in id_tables)
+    return _PG_LOCK[day] + _PG_RECOUNT[day].format(ids=ids)
 
 
 def capacity_of(programme: Programme, session: ProgrammeSession | None = None) -> int:

@@ -20,7 +20,7 @@ from childcare.accounts.permissions import can_manage_community, ensure_manages_
 from childcare.audit.models import AuditEntry
 from childcare.audit.services import entry_values, record
 from childcare.children.models import Child, Guardianship
-from childcare.db import as_loaded, core_connection, db, fetch, insert_together, reserve_ids, utcnow
+from childcare.db import as_loaded, core_connection, db, fetch, insert_together, utcnow
 from childcare.enrolment.capacity import (
     busy_on_lock_timeout,
     lock_and_recount,
@@ -475,14 +475,13 @@ def sign_up(*, actor: User, programme_id: int, child_ids: Sequence[int], session
     if not asked:  # a repeat of a request that succeeded: its enrolments, no seat to decide
         return EnrolmentResult(enrolments=[existing[(c.id, sid)] for sid in slot_ids for c in children],
                                created_ids=frozenset(), positions={})
-    # Ids before the lock, so that everything written inside it goes out in one statement.
-    enrolment_ids, notification_ids = reserve_ids(
-        (Enrolment.__table__, len(asked)), (Notification.__table__, sum(len(guardians[c.id]) for c, _ in asked)))
-
-    # Inside the lock: the locking statement with the recount of every slot (one round trip), one write, and
-    # nothing else that could wait (STYLE rule 4).
-    seat_lock, counts = lock_and_recount(programme.id, slot_ids, priority=priority,
-                                         child_ids=[c.id for c, _ in asked])
+    # Inside the lock: the locking statement with the recount of every slot (one round trip, which also brings the
+    # ids of the rows to write, so that they all go out in one statement), one write, and nothing else that could
+    # wait (STYLE rule 4).
+    seat_lock, counts, (enrolment_ids, notification_ids) = lock_and_recount(
+        programme.id, slot_ids, priority=priority, child_ids=[c.id for c, _ in asked],
+        new_ids=[(Enrolment.__table__, len(asked)),
+                 (Notification.__table__, sum(len(guardians[c.id]) for c, _ in asked))])
     application = programme.allocation == Allocation.DRAW and not seat_lock.drawn
     queued_at = utcnow()  # after the lock: the queue follows the order writers got the lock
     twin_slots = [sid for sid, count in counts.items() if count.twins]
