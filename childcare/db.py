@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import re
 import sqlite3
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
@@ -95,6 +96,63 @@ def _sqlite_on_connect(dbapi_connection, connection_record) -> None:
 def _sqlite_on_begin(conn: sa.Connection) -> None:
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
+
+
+# ---- server-side prepared statements (PostgreSQL) ----------------------------------------------------------------
+# A hot statement is parsed and planned once per connection instead of at every execution: for the short statements
+# of a sign-up, planning is most of what PostgreSQL spends on them. Opt in with `.execution_options(prepared=True)`
+# (every parameter's type must follow from its place, as in `column = %(value)s`). psycopg2 has no prepared
+# statements of its own, so they are made with SQL's PREPARE and run with EXECUTE, in the same round trip. They live
+# as long as the connection (a rollback keeps them), so they do not suit a pooler in transaction mode.
+
+MAX_PREPARED_PER_CONNECTION = 100
+_PYFORMAT_PARAMETER = re.compile(r"%\((\w+)\)s")
+
+
+def as_prepared(connection: Any, statement: str) -> tuple[str, str | None]:
+    """What to send for `statement` (psycopg2's pyformat, with parameters) on this pooled connection: the EXECUTE
+    of its prepared form, preceded the first time by the PREPARE. The second value is, that first time, what
+    `remember_prepared` records once the text has run, so that a first try that failed is never taken as prepared.
+    A connection that holds too many runs further statements as they are."""
+    prepared: dict[str, str] = connection.info.setdefault("prepared_statements", {})
+    execute = prepared.get(statement)
+    if execute is not None:
+        return execute, None
+    if len(prepared) >= MAX_PREPARED_PER_CONNECTION:
+        return statement, None
+    names = list(dict.fromkeys(_PYFORMAT_PARAMETER.findall(statement)))
+    numbers = {name: f"${number}" for number, name in enumerate(names, 1)}
+    body = _PYFORMAT_PARAMETER.sub(lambda match: numbers[match.group(1)], statement)  # `%%` stays: it is formatted
+    number = connection.info["prepared_made"] = connection.info.get("prepared_made", 0) + 1
+    name = f"childcare_{number}"  # never reused: a PREPARE that ran in a failed try may exist
+    execute = f"EXECUTE {name}({', '.join(f'%({n})s' for n in names)})" if names else f"EXECUTE {name}"
+    return f"PREPARE {name} AS {body}; {execute}", execute
+
+
+def remember_prepared(connection: Any, statement: str, execute: str | None) -> None:
+    """After the text from `as_prepared` ran: from now on this connection runs `statement` by its EXECUTE."""
+    if execute is not None:
+        connection.info["prepared_statements"][statement] = execute
+
+
+@event.listens_for(Engine, "before_cursor_execute", retval=True)
+def _execute_prepared(conn: sa.Connection, cursor: Any, statement: str, parameters: Any, context: Any,
+                      executemany: bool) -> tuple[str, Any]:
+    if (executemany or context is None or not parameters or not context.execution_options.get("prepared")
+            or conn.dialect.driver != "psycopg2" or not isinstance(parameters, dict)):
+        return statement, parameters
+    sent, execute = as_prepared(conn.connection, statement)
+    if execute is not None:
+        context.prepared_first_time = (statement, execute)
+    return sent, parameters
+
+
+@event.listens_for(Engine, "after_cursor_execute")
+def _remember_prepared(conn: sa.Connection, cursor: Any, statement: str, parameters: Any, context: Any,
+                       executemany: bool) -> None:
+    first_time = getattr(context, "prepared_first_time", None)
+    if first_time is not None:
+        remember_prepared(conn.connection, *first_time)
 
 
 @contextlib.contextmanager
@@ -205,11 +263,11 @@ def _statements_for(shape: tuple[tuple[str, int, tuple[str, ...]], ...], togethe
                                                 for key in keys})
                        for index in range(count))
     if not together or len(inserts) == 1:
-        return inserts
+        return [insert.execution_options(prepared=True) for insert in inserts]
     statement = inserts[-1]
     for number, insert in enumerate(inserts[:-1]):
         statement = statement.add_cte(insert.cte(f"write_{number}"))
-    return [statement]
+    return [statement.execution_options(prepared=True)]
 
 
 def as_loaded(model: type, values: Mapping[str, Any]) -> Any:
@@ -242,4 +300,4 @@ def fetch(model: type, ident: int) -> Any:
 @functools.lru_cache(maxsize=64)
 def _by_id(model: type) -> sa.Select:
     table = model.__table__
-    return sa.select(*table.c).where(table.c.id == sa.bindparam("id"))
+    return sa.select(*table.c).where(table.c.id == sa.bindparam("id")).execution_options(prepared=True)

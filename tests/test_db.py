@@ -6,12 +6,15 @@ import psycopg2
 import pytest
 import sqlalchemy as sa
 
+from childcare import db as db_module
 from childcare.accounts.models import User
 from childcare.audit.models import AuditEntry
 from childcare.db import as_loaded, core_connection, db, fetch, insert_together, reserve_ids, utcnow
+from childcare.enrolment import services
 from childcare.notifications.models import Channel, Notification, OutboxMessage, OutboxStatus
 from childcare.programmes.models import Programme
 from tests.api.conftest import make_token
+from tests.enrolment.factories import ChildFactory
 from tests.factories import ProgrammeFactory, UserFactory
 
 pytestmark = pytest.mark.usefixtures("app_ctx")
@@ -104,3 +107,50 @@ def test_a_connection_the_database_dropped_answers_try_again_and_the_next_reques
     assert dropped.status_code == 503 and dropped.headers["Retry-After"] == "1"
     assert dropped.mimetype == "application/problem+json"
     assert client.get("/api/v1/me", headers=headers).status_code == 200
+
+
+def _prepared_here() -> list[str]:
+    return list(core_connection().exec_driver_sql("SELECT statement FROM pg_prepared_statements").scalars())
+
+
+_PERCENT_AND_PARAMETER = sa.text("SELECT '100%' AS share, id FROM users WHERE id = :id").execution_options(
+    prepared=True)
+
+
+def test_a_hot_statement_is_planned_once_per_connection_and_answers_as_the_plain_one(dialect):
+    user = UserFactory()
+    plain = core_connection().execute(_PERCENT_AND_PARAMETER.execution_options(prepared=False), {"id": user.id}).all()
+    first = core_connection().execute(_PERCENT_AND_PARAMETER, {"id": user.id}).all()
+    db.session.rollback()  # a prepared statement outlives the transaction that made it
+    again = core_connection().execute(_PERCENT_AND_PARAMETER, {"id": user.id}).all()
+    assert plain == first == again == [("100%", user.id)]
+    if dialect == "postgresql":
+        mine = [text for text in _prepared_here() if "'100%'" in text]
+        assert len(mine) == 1 and "$1" in mine[0]
+
+
+def test_a_connection_holding_many_prepared_statements_runs_further_ones_as_they_are(dialect, monkeypatch):
+    if dialect != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    user = UserFactory()
+    held = len(core_connection().connection.info.get("prepared_statements", {}))
+    monkeypatch.setattr(db_module, "MAX_PREPARED_PER_CONNECTION", held)
+    statement = sa.text("SELECT id FROM users WHERE id = :id AND 17 = 17").execution_options(prepared=True)
+    assert core_connection().execute(statement, {"id": user.id}).scalar() == user.id
+    assert not [text for text in _prepared_here() if "17 = 17" in text]
+
+
+def test_a_sign_up_plans_its_statements_once_per_connection(dialect):
+    if dialect != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    programme = ProgrammeFactory(capacity=1)
+    prepared = []
+    for _ in range(2):
+        guardian = UserFactory()
+        child = ChildFactory(guardian=guardian)
+        db.session.flush()
+        services.enrol(actor=guardian, programme_id=programme.id, child_ids=[child.id])
+        prepared.append(_prepared_here())
+    assert prepared[1] == prepared[0]  # the second sign-up found every statement prepared by the first
+    for fragment in ("FOR UPDATE", "INSERT INTO enrolments", "FROM children JOIN guardianships"):
+        assert any(fragment in text for text in prepared[0]), fragment

@@ -88,7 +88,8 @@ _TOKEN_WITH_ACCOUNT = (sa.select(ApiToken.id.label("token_id"), ApiToken.last_us
                        .outerjoin(_grants, _grants.c.user_id == _users.c.id)
                        .where(ApiToken.token_hash == sa.bindparam("token_hash"), ApiToken.revoked_at.is_(None),
                               _users.c.active.is_(True))
-                       .order_by(_grants.c.id))
+                       .order_by(_grants.c.id)
+                       .execution_options(prepared=True))
 _USER_KEYS = [column.key for column in _users.c]
 _GRANT_KEYS = [column.key for column in _grants.c]
 

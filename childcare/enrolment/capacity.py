@@ -10,7 +10,15 @@ from typing import ParamSpec, TypeVar
 import psycopg2
 import sqlalchemy as sa
 
-from childcare.db import core_connection, db, is_lock_timeout, reserve_ids, take_sqlite_write_lock
+from childcare.db import (
+    as_prepared,
+    core_connection,
+    db,
+    is_lock_timeout,
+    remember_prepared,
+    reserve_ids,
+    take_sqlite_write_lock,
+)
 from childcare.enrolment.models import LIVE, SEAT_HOLDING, Enrolment, EnrolmentStatus
 from childcare.errors import Busy
 from childcare.programmes.models import Programme, ProgrammeSession
@@ -122,9 +130,15 @@ def lock_and_recount(programme_id: int, session_ids: Sequence[int | None], *, pr
             wanted = {table.name: count for table, count in new_ids if count > 0}
             params.update({f"count_{name}": count for name, count in wanted.items()})
             names = tuple(wanted)
-            cursor = core_connection().connection.dbapi_connection.cursor()  # the session's transaction
-            cursor.execute(_pg_lock_and_recount(day=bool(real), id_tables=names), params)
-            rows = cursor.fetchall()  # the second statement's: the first only locks
+            connection = core_connection().connection
+            cursor = connection.dbapi_connection.cursor()  # the session's transaction
+            lock, recount = _pg_lock_and_recount(day=bool(real), id_tables=names)
+            (lock_sent, lock_made), (recount_sent, recount_made) = (as_prepared(connection, lock),
+                                                                    as_prepared(connection, recount))
+            cursor.execute(f"{lock_sent}; {recount_sent}", params)
+            rows = cursor.fetchall()  # the last statement's: the lock only locks
+            remember_prepared(connection, lock, lock_made)
+            remember_prepared(connection, recount, recount_made)
             drawn_ids = dict(zip(names, rows[0][6:], strict=True))
             ids = [list(drawn_ids.get(table.name) or []) if count > 0 else [] for table, count in new_ids]
         else:
@@ -189,8 +203,8 @@ _PG_COUNTS = (
     "count(e.id) FILTER (WHERE e.child_id = ANY(%(child_ids)s)) ")
 _PG_LIVE = f"e.programme_id = p.id AND e.status IN ({_sql_list(LIVE)})"
 _PG_LOCK = {
-    False: "SELECT 1 FROM programmes WHERE id = %(programme_id)s FOR UPDATE; ",
-    True: "SELECT 1 FROM programme_sessions WHERE id = ANY(%(session_ids)s) ORDER BY id FOR UPDATE; ",
+    False: "SELECT 1 FROM programmes WHERE id = %(programme_id)s FOR UPDATE",
+    True: "SELECT 1 FROM programme_sessions WHERE id = ANY(%(session_ids)s) ORDER BY id FOR UPDATE",
 }
 _PG_RECOUNT = {
     False: (f"SELECT NULL, p.capacity, p.drawn_at, {_PG_COUNTS}{{ids}}"  # noqa: S608
@@ -204,13 +218,14 @@ _PG_RECOUNT = {
 
 
 @functools.lru_cache(maxsize=16)
-def _pg_lock_and_recount(*, day: bool, id_tables: tuple[str, ...]) -> str:
-    """The lock and the recount as one message. Each table's ids come from its sequence (`<table>_id_seq`, as the
-    migrations create it) in an uncorrelated subquery, which PostgreSQL runs once however many slots there are."""
+def _pg_lock_and_recount(*, day: bool, id_tables: tuple[str, ...]) -> tuple[str, str]:
+    """The lock and the recount, to go out as one message of two (prepared) statements. Each table's ids come from
+    its sequence (`<table>_id_seq`, as the migrations create it) in an uncorrelated subquery, which PostgreSQL runs
+    once however many slots there are."""
     # The names are our own tables' (sa.Table.name), never input.
     ids = "".join(f", (SELECT array_agg(nextval('{name}_id_seq')) FROM generate_series(1, %(count_{name})s)) "  # noqa: S608
                   for name in id_tables)
-    return _PG_LOCK[day] + _PG_RECOUNT[day].format(ids=ids)
+    return _PG_LOCK[day], _PG_RECOUNT[day].format(ids=ids)
 
 
 def capacity_of(programme: Programme, session: ProgrammeSession | None = None) -> int:

@@ -363,7 +363,7 @@ def _live_enrolments(programme_id: int, child_ids: Iterable[int], session_ids: S
 
 _enrolments = Enrolment.__table__
 _LIVE_OF_CHILDREN = sa.select(_enrolments).where(_enrolments.c.child_id.in_(sa.bindparam("child_ids", expanding=True)),
-                                                 _enrolments.c.status.in_(LIVE))
+                                                 _enrolments.c.status.in_(LIVE)).execution_options(prepared=True)
 
 
 def _live_of_children(child_ids: Iterable[int]) -> list[sa.Row]:
@@ -391,7 +391,8 @@ _ACTORS_CHILDREN = (sa.select(*_children.c, _users.c.id.label("guardian_id"),
                     .join(_theirs, _theirs.c.child_id == _children.c.id)
                     .join(_users, _users.c.id == _theirs.c.user_id)
                     .where(_children.c.id.in_(sa.bindparam("child_ids", expanding=True)))
-                    .order_by(_children.c.id, _theirs.c.id))
+                    .order_by(_children.c.id, _theirs.c.id)
+                    .execution_options(prepared=True))
 _CHILD_KEYS = [column.key for column in _children.c]
 
 
