@@ -29,7 +29,7 @@ def register_config(app: Flask, config: type[BaseConfig] | None, overrides: dict
     app.config.from_mapping(overrides)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
         app.config["SQLALCHEMY_DATABASE_URI"], app.config["SQLALCHEMY_ENGINE_OPTIONS"],
-        app.config["LOCK_TIMEOUT_SECONDS"])
+        app.config["LOCK_TIMEOUT_SECONDS"], app.config.get("PREPARED_STATEMENTS", True))
     if app.config.get("PROXY_COUNT"):
         from werkzeug.middleware.proxy_fix import ProxyFix
 

@@ -20,13 +20,16 @@ def database_url(raw: str | None, instance_path: str) -> str:
     return raw
 
 
-def engine_options(uri: str, base: dict, lock_timeout_seconds: float) -> dict:
+def engine_options(uri: str, base: dict, lock_timeout_seconds: float, prepared_statements: bool = True) -> dict:
     """Engine options for the database in use."""
     if not uri.startswith("postgresql"):
         return base
     # Every statement waits at most this long for a row lock, so a seat claim in a rush answers
     # "busy, try again" instead of hanging; set per connection, it costs no round trip per claim.
-    return {**base, "connect_args": {"options": f"-c lock_timeout={int(lock_timeout_seconds * 1000)}"}}
+    options = {**base, "connect_args": {"options": f"-c lock_timeout={int(lock_timeout_seconds * 1000)}"}}
+    if not prepared_statements:  # e.g. behind a pooler in transaction mode (see db.as_prepared)
+        options["execution_options"] = {**base.get("execution_options", {}), "prepared_statements": False}
+    return options
 
 
 def _flag(name: str, default: bool) -> bool:
@@ -71,6 +74,7 @@ class BaseConfig:
         settings["TIMEZONE"] = os.environ.get("TIMEZONE") or "Asia/Shanghai"
         settings["BABEL_DEFAULT_TIMEZONE"] = settings["TIMEZONE"]
         settings["RATELIMIT_ENABLED"] = _flag("RATELIMIT_ENABLED", True)
+        settings["PREPARED_STATEMENTS"] = _flag("PREPARED_STATEMENTS", True)
         settings["RATELIMIT_STORAGE_URI"] = settings["REDIS_URL"] or "memory://"
         #: how many reverse proxies in front of the app set X-Forwarded-For (0 = none; rate limits count by IP)
         settings["PROXY_COUNT"] = int(os.environ.get("PROXY_COUNT") or 0)

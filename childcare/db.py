@@ -103,7 +103,8 @@ def _sqlite_on_begin(conn: sa.Connection) -> None:
 # of a sign-up, planning is most of what PostgreSQL spends on them. Opt in with `.execution_options(prepared=True)`
 # (every parameter's type must follow from its place, as in `column = %(value)s`). psycopg2 has no prepared
 # statements of its own, so they are made with SQL's PREPARE and run with EXECUTE, in the same round trip. They live
-# as long as the connection (a rollback keeps them), so they do not suit a pooler in transaction mode.
+# as long as the connection (a rollback keeps them), so they do not suit a pooler in transaction mode: the engine
+# option `prepared_statements=False` (PREPARED_STATEMENTS=0) turns them off.
 
 MAX_PREPARED_PER_CONNECTION = 100
 _PYFORMAT_PARAMETER = re.compile(r"%\((\w+)\)s")
@@ -139,6 +140,7 @@ def remember_prepared(connection: Any, statement: str, execute: str | None) -> N
 def _execute_prepared(conn: sa.Connection, cursor: Any, statement: str, parameters: Any, context: Any,
                       executemany: bool) -> tuple[str, Any]:
     if (executemany or context is None or not parameters or not context.execution_options.get("prepared")
+            or not context.execution_options.get("prepared_statements", True)
             or conn.dialect.driver != "psycopg2" or not isinstance(parameters, dict)):
         return statement, parameters
     sent, execute = as_prepared(conn.connection, statement)

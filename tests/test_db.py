@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from childcare import db as db_module
 from childcare.accounts.models import User
 from childcare.audit.models import AuditEntry
+from childcare.config import engine_options
 from childcare.db import as_loaded, core_connection, db, fetch, insert_together, reserve_ids, utcnow
 from childcare.enrolment import services
 from childcare.notifications.models import Channel, Notification, OutboxMessage, OutboxStatus
@@ -154,3 +155,17 @@ def test_a_sign_up_plans_its_statements_once_per_connection(dialect):
     assert prepared[1] == prepared[0]  # the second sign-up found every statement prepared by the first
     for fragment in ("FOR UPDATE", "INSERT INTO enrolments", "FROM children JOIN guardianships"):
         assert any(fragment in text for text in prepared[0]), fragment
+
+
+def test_behind_a_pooler_in_transaction_mode_nothing_is_prepared(app, dialect):
+    if dialect != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    engine = sa.create_engine(url, **engine_options(url, {}, 5, prepared_statements=False))
+    try:
+        with engine.connect() as connection:
+            statement = sa.text("SELECT :n + 1 AS next").execution_options(prepared=True)
+            assert connection.execute(statement, {"n": 41}).scalar() == 42
+            assert connection.exec_driver_sql("SELECT count(*) FROM pg_prepared_statements").scalar() == 0
+    finally:
+        engine.dispose()
