@@ -361,16 +361,6 @@ def _live_enrolments(programme_id: int, child_ids: Iterable[int], session_ids: S
     return {(e.child_id, e.session_id): e for e in rows}
 
 
-_enrolments = Enrolment.__table__
-_LIVE_OF_CHILDREN = sa.select(_enrolments).where(_enrolments.c.child_id.in_(sa.bindparam("child_ids", expanding=True)),
-                                                 _enrolments.c.status.in_(LIVE)).execution_options(prepared=True)
-
-
-def _live_of_children(child_ids: Iterable[int]) -> list[sa.Row]:
-    """Every live enrolment of these children, in any programme (usually a handful of rows)."""
-    return core_connection().execute(_LIVE_OF_CHILDREN, {"child_ids": list(child_ids)}).all()
-
-
 class Recipient(NamedTuple):
     """A guardian as a message needs them."""
 
@@ -383,31 +373,50 @@ _children = Child.__table__
 _mine = Guardianship.__table__.alias("mine")
 _theirs = Guardianship.__table__.alias("theirs")
 _users = User.__table__
-# The actor's children asked for, each with all their guardians (for the messages), in one query.
+_live = Enrolment.__table__.alias("live")
+# The actor's children asked for, each with all their guardians (for the messages) and every live enrolment they hold
+# anywhere (idempotency and the overlap rule), in one query: one row per child, guardian and live enrolment.
 _ACTORS_CHILDREN = (sa.select(*_children.c, _users.c.id.label("guardian_id"),
-                              _users.c.locale.label("guardian_locale"), _users.c.phone.label("guardian_phone"))
+                              _users.c.locale.label("guardian_locale"), _users.c.phone.label("guardian_phone"),
+                              *(column.label(f"live_{column.key}") for column in _live.c))
                     .join(_mine, sa.and_(_mine.c.child_id == _children.c.id,
                                          _mine.c.user_id == sa.bindparam("actor_id")))
                     .join(_theirs, _theirs.c.child_id == _children.c.id)
                     .join(_users, _users.c.id == _theirs.c.user_id)
+                    .outerjoin(_live, sa.and_(_live.c.child_id == _children.c.id, _live.c.status.in_(LIVE)))
                     .where(_children.c.id.in_(sa.bindparam("child_ids", expanding=True)))
-                    .order_by(_children.c.id, _theirs.c.id)
+                    .order_by(_children.c.id, _theirs.c.id, _live.c.id)
                     .execution_options(prepared=True))
 _CHILD_KEYS = [column.key for column in _children.c]
+_LIVE_KEYS = [column.key for column in _live.c]
 
 
-def _actors_children(actor: User, child_ids: list[int]) -> tuple[list[Child], dict[int, list[Recipient]]]:
-    """The actor's own children among these (in the order asked), and every guardian of each."""
+class ActorsChildren(NamedTuple):
+    """What a sign-up reads about the children asked for, before any lock."""
+
+    children: list[Child]  # the actor's own among those asked for, in the order asked
+    guardians: dict[int, list[Recipient]]  # every guardian of each
+    live: list[dict]  # every live enrolment of these children, in any programme (usually a handful)
+
+
+def _actors_children(actor: User, child_ids: list[int]) -> ActorsChildren:
     rows = core_connection().execute(_ACTORS_CHILDREN, {"actor_id": actor.id, "child_ids": child_ids})
     children: dict[int, Child] = {}
-    guardians: dict[int, list[Recipient]] = {}
+    guardians: dict[int, dict[int, Recipient]] = {}
+    live: dict[int, dict] = {}
     for row in rows:
         values = row._mapping
-        if values["id"] not in children:
-            children[values["id"]] = as_loaded(Child, {key: values[key] for key in _CHILD_KEYS})
-        guardians.setdefault(values["id"], []).append(
-            Recipient(values["guardian_id"], values["guardian_locale"], values["guardian_phone"]))
-    return [children[i] for i in child_ids if i in children], guardians
+        child_id = values["id"]
+        if child_id not in children:
+            children[child_id] = as_loaded(Child, {key: values[key] for key in _CHILD_KEYS})
+        guardian_id = values["guardian_id"]
+        guardians.setdefault(child_id, {}).setdefault(
+            guardian_id, Recipient(guardian_id, values["guardian_locale"], values["guardian_phone"]))
+        if values["live_id"] is not None and values["live_id"] not in live:
+            live[values["live_id"]] = {key: values[f"live_{key}"] for key in _LIVE_KEYS}
+    return ActorsChildren(children=[children[i] for i in child_ids if i in children],
+                          guardians={child_id: list(each.values()) for child_id, each in guardians.items()},
+                          live=list(live.values()))
 
 
 @dataclass(frozen=True)
@@ -439,7 +448,7 @@ def sign_up(*, actor: User, programme_id: int, child_ids: Sequence[int], session
     wanted_ids = list(dict.fromkeys(child_ids))
     if not wanted_ids:
         raise InvalidInput(_l("Please choose a child."), field="child_ids")
-    children, guardians = _actors_children(actor, wanted_ids)
+    children, guardians, live = _actors_children(actor, wanted_ids)
     if len(children) != len(wanted_ids):
         raise NotFound()  # someone else's child answers the same as no child at all
     priority, group_id = DEFAULT_PRIORITY, None
@@ -454,9 +463,8 @@ def sign_up(*, actor: User, programme_id: int, child_ids: Sequence[int], session
     sessions = _sessions_to_book(programme, session_ids, now)
     slots: list[ProgrammeSession | None] = list(sessions) or [None]
     slot_ids = [s.id if s is not None else None for s in slots]
-    live = _live_of_children(wanted_ids)
-    existing = {(e.child_id, e.session_id): as_loaded(Enrolment, e._asdict()) for e in live
-                if e.programme_id == programme.id and e.session_id in slot_ids}
+    existing = {(e["child_id"], e["session_id"]): as_loaded(Enrolment, e) for e in live
+                if e["programme_id"] == programme.id and e["session_id"] in slot_ids}
     if len(existing) < len(children) * len(slots):
         # Something new is asked for: the rules apply (a repeat of a request that succeeded skips them).
         _ensure_open(programme, now)
@@ -464,7 +472,7 @@ def sign_up(*, actor: User, programme_id: int, child_ids: Sequence[int], session
         for child in children:
             if child.id in newcomers:
                 _ensure_eligible(programme, child)
-        if any(e.child_id in newcomers and e.programme_id != programme.id for e in live):
+        if any(e["child_id"] in newcomers and e["programme_id"] != programme.id for e in live):
             _ensure_no_overlap(programme, [c for c in children if c.id in newcomers], [s.id for s in sessions])
         # Pause enrolment when understaffed (volunteers): a programme that asks for it takes no new children
         # while its volunteers fall short of the ratio. Staffing is no seat, so it is read before the lock.

@@ -97,6 +97,22 @@ def test_every_guardian_of_the_child_is_told_and_the_change_is_audited():
     assert (entry.action, entry.actor_id, entry.community_id) == ("enrolment.confirmed", father.id, camp.community_id)
 
 
+def test_a_child_with_two_guardians_and_other_classes_is_seen_whole_and_each_guardian_told_once():
+    mother, father = UserFactory(), UserFactory()
+    child = ChildFactory(guardian=mother)
+    db.session.add(Guardianship(child_id=child.id, user_id=father.id, relation="爸爸"))
+    morning = ProgrammeWithSessionsFactory(title="思维数学")
+    afternoon = ProgrammeWithSessionsFactory(starts_on=morning.starts_on, start_time=morning.end_time,
+                                             end_time=morning.end_time.replace(hour=15))
+    services.enrol(actor=mother, programme_id=morning.id, child_ids=[child.id])
+    (seat,) = services.enrol(actor=father, programme_id=afternoon.id, child_ids=[child.id])
+    assert services.enrol(actor=mother, programme_id=afternoon.id, child_ids=[child.id]) == [seat]  # a repeat
+    assert kinds_for(mother) == kinds_for(father) == ["enrolment.confirmed", "enrolment.confirmed"]
+    same_hours = ProgrammeWithSessionsFactory(starts_on=morning.starts_on)
+    with refuses(services.Overlap, "思维数学"):
+        services.enrol(actor=father, programme_id=same_hours.id, child_ids=[child.id])
+
+
 # ---- who may enrol ------------------------------------------------------------------------------------------------
 
 
