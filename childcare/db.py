@@ -7,7 +7,7 @@ import contextvars
 import functools
 import re
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -210,17 +210,17 @@ def reserve_ids(*wanted: tuple[sa.Table, int]) -> list[list[int]]:
     """Ids for rows not yet inserted (so many per table), so that rows referring to each other can be written in
     one statement.
 
-    PostgreSQL takes them from each table's sequence (`<table>_id_seq`, as the migrations create it), all in one
-    round trip; gaps are harmless. SQLite has one writer at a time: under the write lock the next rowids are free.
+    PostgreSQL takes them from each table's sequence, all in one round trip (`draw_ids_sql`); gaps are harmless.
+    SQLite has one writer at a time: under the write lock the next rowids are free.
     """
     session = db.session
     if session.get_bind().dialect.name == "postgresql":
-        names = tuple(table.name for table, count in wanted if count > 0)
+        names = [table.name for table, count in wanted if count > 0]
         if not names:
             return [[] for _ in wanted]
         params = {f"count_{table.name}": count for table, count in wanted if count > 0}
-        got = dict(zip(names, core_connection().execute(_reserve_statement(names), params).one(), strict=True))
-        return [list(got.get(table.name) or []) if count > 0 else [] for table, count in wanted]
+        drawn = core_connection().exec_driver_sql("SELECT " + ", ".join(map(draw_ids_sql, names)), params).one()
+        return ids_by_table(wanted, drawn)
     take_sqlite_write_lock()
     out = []
     for table, count in wanted:
@@ -229,11 +229,17 @@ def reserve_ids(*wanted: tuple[sa.Table, int]) -> list[list[int]]:
     return out
 
 
-@functools.lru_cache(maxsize=32)
-def _reserve_statement(names: tuple[str, ...]) -> sa.Select:
-    return sa.select(*(sa.select(sa.func.array_agg(sa.func.nextval(f"{name}_id_seq")))
-                       .select_from(sa.func.generate_series(1, sa.bindparam(f"count_{name}"))).scalar_subquery()
-                       for name in names))
+def draw_ids_sql(table_name: str) -> str:
+    """PostgreSQL: a scalar subquery that draws `%(count_<table>)s` ids from the table's sequence (`<table>_id_seq`,
+    as the migrations create it) as one array. Uncorrelated, so it runs once wherever it stands in a statement."""
+    # The name is our own table's (sa.Table.name), never input.
+    return f"(SELECT array_agg(nextval('{table_name}_id_seq')) FROM generate_series(1, %(count_{table_name})s))"  # noqa: S608
+
+
+def ids_by_table(wanted: Sequence[tuple[sa.Table, int]], drawn: Sequence[list[int] | None]) -> list[list[int]]:
+    """The ids drawn (one array per table that wanted any, in order), as reserve_ids answers them."""
+    arrays = iter(drawn)
+    return [list(next(arrays) or []) if count > 0 else [] for _table, count in wanted]
 
 
 def insert_together(batches: list[tuple[sa.Table, list[dict]]]) -> None:

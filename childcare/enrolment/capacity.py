@@ -14,6 +14,8 @@ from childcare.db import (
     as_prepared,
     core_connection,
     db,
+    draw_ids_sql,
+    ids_by_table,
     is_lock_timeout,
     remember_prepared,
     reserve_ids,
@@ -127,9 +129,8 @@ def lock_and_recount(programme_id: int, session_ids: Sequence[int | None], *, pr
               "child_ids": list(child_ids) or [0]}
     try:
         if _dialect() == "postgresql":
-            wanted = {table.name: count for table, count in new_ids if count > 0}
-            params.update({f"count_{name}": count for name, count in wanted.items()})
-            names = tuple(wanted)
+            names = tuple(table.name for table, count in new_ids if count > 0)
+            params.update({f"count_{table.name}": count for table, count in new_ids if count > 0})
             connection = core_connection().connection
             cursor = connection.dbapi_connection.cursor()  # the session's transaction
             lock, recount = _pg_lock_and_recount(day=bool(real), id_tables=names)
@@ -139,8 +140,7 @@ def lock_and_recount(programme_id: int, session_ids: Sequence[int | None], *, pr
             rows = cursor.fetchall()  # the last statement's: the lock only locks
             remember_prepared(connection, lock, lock_made)
             remember_prepared(connection, recount, recount_made)
-            drawn_ids = dict(zip(names, rows[0][6:], strict=True))
-            ids = [list(drawn_ids.get(table.name) or []) if count > 0 else [] for table, count in new_ids]
+            ids = ids_by_table(new_ids, rows[0][6:])
         else:
             take_sqlite_write_lock()  # the lock itself; the statements below only read
             rows = core_connection().execute(_RECOUNT_DAY if real else _RECOUNT_WHOLE, params).all()
@@ -220,11 +220,8 @@ _PG_RECOUNT = {
 @functools.lru_cache(maxsize=16)
 def _pg_lock_and_recount(*, day: bool, id_tables: tuple[str, ...]) -> tuple[str, str]:
     """The lock and the recount, to go out as one message of two (prepared) statements. Each table's ids come from
-    its sequence (`<table>_id_seq`, as the migrations create it) in an uncorrelated subquery, which PostgreSQL runs
-    once however many slots there are."""
-    # The names are our own tables' (sa.Table.name), never input.
-    ids = "".join(f", (SELECT array_agg(nextval('{name}_id_seq')) FROM generate_series(1, %(count_{name})s)) "  # noqa: S608
-                  for name in id_tables)
+    its sequence (db.draw_ids_sql), which PostgreSQL runs once however many slots there are."""
+    ids = "".join(f", {draw_ids_sql(name)} " for name in id_tables)
     return _PG_LOCK[day], _PG_RECOUNT[day].format(ids=ids)
 
 
