@@ -193,10 +193,24 @@ def is_lock_timeout(error: BaseException) -> bool:
 
 def core_connection() -> sa.Connection:
     """The session's connection, for Core statements on a hot path, after the session's pending changes are
-    flushed (as the ORM's autoflush would before a query)."""
-    session = db.session
+    flushed (as the ORM's autoflush would before a query).
+
+    The connection is kept in the session's info until its transaction ends: asking the session for it again
+    walks its transaction's state machine, and a sign-up asks four times."""
+    session = db.session()  # the request's own session, looked up once
     session.flush()  # nothing to do, and cheap, when nothing is pending
-    return session.connection()
+    connection = session.info.get(_CONNECTION)
+    if connection is None:
+        connection = session.info[_CONNECTION] = session.connection()
+    return connection
+
+
+_CONNECTION = "childcare.core_connection"
+
+
+@event.listens_for(sa.orm.Session, "after_transaction_end")
+def _forget_connection(session: sa.orm.Session, transaction: sa.orm.SessionTransaction) -> None:
+    session.info.pop(_CONNECTION, None)  # any end (a savepoint's too): the next use asks the session again
 
 
 def take_sqlite_write_lock() -> None:
@@ -284,7 +298,7 @@ def as_loaded(model: type, values: Mapping[str, Any]) -> Any:
 
     The values are keyed by attribute name, which in this project's models is always the column's name.
     """
-    session = db.session
+    session = db.session()
     existing = session.identity_map.get(identity_key(model, values["id"]))
     if existing is not None:
         return existing

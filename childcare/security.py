@@ -6,7 +6,8 @@ from collections.abc import Callable
 from typing import TypeVar
 from urllib.parse import urljoin, urlsplit
 
-from flask import Flask, Response, current_app, redirect, request, url_for
+from flask import Flask, Request, Response, current_app, redirect, request, url_for
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from flask_login import current_user
 
 from childcare.db import write_intent
@@ -26,6 +27,13 @@ CONTENT_SECURITY_POLICY = "; ".join([
     "form-action 'self'",
     "frame-ancestors 'none'",
 ])
+SECURITY_HEADERS = (
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+)
 
 
 def public(view: F) -> F:
@@ -59,8 +67,24 @@ def back_to(default: str) -> str:
     return safe_next_url(request.form.get("next") or request.args.get("next")) or default
 
 
+class CookieSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, without its work when a request brings no cookie and leaves the session
+    untouched (every API call with a bearer token): no serializer is built, no cookie settings are read."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if app.secret_key and self.get_cookie_name(app) not in request.cookies:
+            return self.session_class()
+        return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if not session and not session.modified and not session.accessed:
+            return  # nothing to set, nothing to delete, no Vary: Cookie
+        super().save_session(app, session, response)
+
+
 def register_security(app: Flask) -> None:
     """Login gate before each request; security headers after."""
+    app.session_interface = CookieSessionInterface()
 
     @app.before_request
     def mark_write_intent():
@@ -81,11 +105,11 @@ def register_security(app: Flask) -> None:
 
     @app.after_request
     def set_security_headers(response: Response) -> Response:
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        if current_app.config.get("SESSION_COOKIE_SECURE"):
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        # Each header unless the view set its own; one pass over the headers (setdefault scans them three times).
+        present = {key.lower() for key, _value in response.headers.items()}
+        for key, value in SECURITY_HEADERS:
+            if key.lower() not in present:
+                response.headers.add(key, value)
+        if current_app.config.get("SESSION_COOKIE_SECURE") and "strict-transport-security" not in present:
+            response.headers.add("Strict-Transport-Security", "max-age=31536000")
         return response
