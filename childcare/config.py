@@ -26,7 +26,12 @@ def engine_options(uri: str, base: dict, lock_timeout_seconds: float, prepared_s
         return base
     # Every statement waits at most this long for a row lock, so a seat claim in a rush answers
     # "busy, try again" instead of hanging; set per connection, it costs no round trip per claim.
-    options = {**base, "connect_args": {"options": f"-c lock_timeout={int(lock_timeout_seconds * 1000)}"}}
+    settings = f"-c lock_timeout={int(lock_timeout_seconds * 1000)}"
+    if prepared_statements:
+        # A prepared statement (only the hot ones opt in: db.as_prepared) is planned once, not again for each
+        # execution's values: PostgreSQL would otherwise keep re-planning the recount, inside the seat lock.
+        settings += " -c plan_cache_mode=force_generic_plan"
+    options = {**base, "connect_args": {"options": settings}}
     if not prepared_statements:  # e.g. behind a pooler in transaction mode (see db.as_prepared)
         options["execution_options"] = {**base.get("execution_options", {}), "prepared_statements": False}
     return options

@@ -369,24 +369,29 @@ class Recipient(NamedTuple):
     phone: str
 
 
+_programmes = Programme.__table__
 _children = Child.__table__
 _mine = Guardianship.__table__.alias("mine")
 _theirs = Guardianship.__table__.alias("theirs")
 _users = User.__table__
 _live = Enrolment.__table__.alias("live")
-# The actor's children asked for, each with all their guardians (for the messages) and every live enrolment they hold
-# anywhere (idempotency and the overlap rule), in one query: one row per child, guardian and live enrolment.
-_ACTORS_CHILDREN = (sa.select(*_children.c, _users.c.id.label("guardian_id"),
-                              _users.c.locale.label("guardian_locale"), _users.c.phone.label("guardian_phone"),
-                              *(column.label(f"live_{column.key}") for column in _live.c))
-                    .join(_mine, sa.and_(_mine.c.child_id == _children.c.id,
-                                         _mine.c.user_id == sa.bindparam("actor_id")))
-                    .join(_theirs, _theirs.c.child_id == _children.c.id)
-                    .join(_users, _users.c.id == _theirs.c.user_id)
-                    .outerjoin(_live, sa.and_(_live.c.child_id == _children.c.id, _live.c.status.in_(LIVE)))
-                    .where(_children.c.id.in_(sa.bindparam("child_ids", expanding=True)))
-                    .order_by(_children.c.id, _theirs.c.id, _live.c.id)
-                    .execution_options(prepared=True))
+# The programme, and the actor's children asked for, each with all their guardians (for the messages) and every live
+# enrolment they hold anywhere (idempotency and the overlap rule), in one query: one row per child, guardian and live
+# enrolment, or one row with the programme alone (none of the children is the actor's), or none (no programme).
+_FAMILY = (_children.join(_mine, sa.and_(_mine.c.child_id == _children.c.id,
+                                          _mine.c.user_id == sa.bindparam("actor_id")))
+           .join(_theirs, _theirs.c.child_id == _children.c.id)
+           .join(_users, _users.c.id == _theirs.c.user_id)
+           .outerjoin(_live, sa.and_(_live.c.child_id == _children.c.id, _live.c.status.in_(LIVE))))
+_PROGRAMME_AND_CHILDREN = (
+    sa.select(*(column.label(f"programme_{column.key}") for column in _programmes.c), *_children.c,
+              _users.c.id.label("guardian_id"), _users.c.locale.label("guardian_locale"),
+              _users.c.phone.label("guardian_phone"), *(column.label(f"live_{column.key}") for column in _live.c))
+    .select_from(_programmes.outerjoin(_FAMILY, _children.c.id.in_(sa.bindparam("child_ids", expanding=True))))
+    .where(_programmes.c.id == sa.bindparam("programme_id"))
+    .order_by(_children.c.id, _theirs.c.id, _live.c.id)
+    .execution_options(prepared=True))
+_PROGRAMME_KEYS = [column.key for column in _programmes.c]
 _CHILD_KEYS = [column.key for column in _children.c]
 _LIVE_KEYS = [column.key for column in _live.c]
 
@@ -399,14 +404,23 @@ class ActorsChildren(NamedTuple):
     live: list[dict]  # every live enrolment of these children, in any programme (usually a handful)
 
 
-def _actors_children(actor: User, child_ids: list[int]) -> ActorsChildren:
-    rows = core_connection().execute(_ACTORS_CHILDREN, {"actor_id": actor.id, "child_ids": child_ids})
+def _programme_and_children(actor: User, programme_id: int, child_ids: list[int]
+                            ) -> tuple[Programme | None, ActorsChildren]:
+    """The programme (None when there is none) and what a sign-up needs of the children asked for: one round trip."""
+    rows = core_connection().execute(_PROGRAMME_AND_CHILDREN, {"programme_id": programme_id, "actor_id": actor.id,
+                                                               "child_ids": child_ids}).all()
+    if not rows:
+        return None, ActorsChildren(children=[], guardians={}, live=[])
+    first = rows[0]._mapping
+    programme = as_loaded(Programme, {key: first[f"programme_{key}"] for key in _PROGRAMME_KEYS})
     children: dict[int, Child] = {}
     guardians: dict[int, dict[int, Recipient]] = {}
     live: dict[int, dict] = {}
     for row in rows:
         values = row._mapping
         child_id = values["id"]
+        if child_id is None:
+            continue  # the programme alone
         if child_id not in children:
             children[child_id] = as_loaded(Child, {key: values[key] for key in _CHILD_KEYS})
         guardian_id = values["guardian_id"]
@@ -414,9 +428,9 @@ def _actors_children(actor: User, child_ids: list[int]) -> ActorsChildren:
             guardian_id, Recipient(guardian_id, values["guardian_locale"], values["guardian_phone"]))
         if values["live_id"] is not None and values["live_id"] not in live:
             live[values["live_id"]] = {key: values[f"live_{key}"] for key in _LIVE_KEYS}
-    return ActorsChildren(children=[children[i] for i in child_ids if i in children],
-                          guardians={child_id: list(each.values()) for child_id, each in guardians.items()},
-                          live=list(live.values()))
+    return programme, ActorsChildren(children=[children[i] for i in child_ids if i in children],
+                                     guardians={child_id: list(each.values()) for child_id, each in guardians.items()},
+                                     live=list(live.values()))
 
 
 @dataclass(frozen=True)
@@ -442,13 +456,15 @@ def sign_up(*, actor: User, programme_id: int, child_ids: Sequence[int], session
 
     Idempotent: a child who already holds a live enrolment there gets that enrolment back.
     """
-    programme = fetch(Programme, programme_id)
-    if programme is None or not programme.published:
-        raise NotFound()
     wanted_ids = list(dict.fromkeys(child_ids))
     if not wanted_ids:
+        programme = fetch(Programme, programme_id)
+        if programme is None or not programme.published:
+            raise NotFound()
         raise InvalidInput(_l("Please choose a child."), field="child_ids")
-    children, guardians, live = _actors_children(actor, wanted_ids)
+    programme, (children, guardians, live) = _programme_and_children(actor, programme_id, wanted_ids)
+    if programme is None or not programme.published:
+        raise NotFound()
     if len(children) != len(wanted_ids):
         raise NotFound()  # someone else's child answers the same as no child at all
     priority, group_id = DEFAULT_PRIORITY, None
