@@ -13,7 +13,8 @@ from typing import NamedTuple
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import joinedload, lazyload, make_transient_to_detached
+from sqlalchemy.orm import joinedload, lazyload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from childcare.accounts.models import User
 from childcare.accounts.permissions import can_manage_community, ensure_manages_community
@@ -394,6 +395,7 @@ _PROGRAMME_AND_CHILDREN = (
 _PROGRAMME_KEYS = [column.key for column in _programmes.c]
 _CHILD_KEYS = [column.key for column in _children.c]
 _LIVE_KEYS = [column.key for column in _live.c]
+_ENROLMENT_KEYS = [column.key for column in Enrolment.__table__.columns]
 
 
 class ActorsChildren(NamedTuple):
@@ -528,11 +530,15 @@ def sign_up(*, actor: User, programme_id: int, child_ids: Sequence[int], session
                 results.append(existing[(child.id, sid)])
                 continue
             status = _seat_status(programme) if todo.index(child) < seated else EnrolmentStatus.WAITLISTED
-            enrolment = Enrolment(id=next(next_id), programme_id=programme.id, session_id=sid, child_id=child.id,
-                                  status=status, priority=priority, priority_group_id=group_id, queued_at=queued_at,
-                                  draw_rank=None, offer_expires_at=None, created_by_id=actor.id,
-                                  created_at=queued_at, updated_at=queued_at, ended_at=None, end_reason="",
-                                  programme=programme, session=slot, child=child)
+            # Made as if loaded (every column given, no attribute events), with its programme, session and child:
+            # the one write below stores it, and the session holds it from now on without a flush of its own.
+            enrolment = as_loaded(Enrolment, {
+                "id": next(next_id), "programme_id": programme.id, "session_id": sid, "child_id": child.id,
+                "status": status, "priority": priority, "priority_group_id": group_id, "queued_at": queued_at,
+                "draw_rank": None, "offer_expires_at": None, "created_by_id": actor.id, "created_at": queued_at,
+                "updated_at": queued_at, "ended_at": None, "end_reason": ""})
+            for name, value in (("programme", programme), ("session", slot), ("child", child)):
+                set_committed_value(enrolment, name, value)
             results.append(enrolment)
             created.append(enrolment)
             if status == EnrolmentStatus.WAITLISTED:
@@ -545,8 +551,8 @@ def sign_up(*, actor: User, programme_id: int, child_ids: Sequence[int], session
 def _write_sign_ups(actor: User, created: list[Enrolment], positions: dict[int, int],
                     guardians: dict[int, list[Recipient]], application: bool, notification_ids: Iterator[int]
                     ) -> None:
-    """The new enrolments with their audit entries, inbox entries and outbox rows, in one round trip (STYLE rule 7:
-    the same transaction as the seats); the enrolments join the session as if loaded (no flush of their own)."""
+    """The new enrolments (already in the session, as if loaded) with their audit entries, inbox entries and outbox
+    rows, in one round trip (STYLE rule 7: the same transaction as the seats)."""
     audits: list[dict] = []
     inbox: list[dict] = []
     outbox: list[dict] = []
@@ -560,11 +566,7 @@ def _write_sign_ups(actor: User, created: list[Enrolment], positions: dict[int, 
             notification["id"] = next(notification_ids)
             inbox.append(notification)
             outbox.extend({**message, "notification_id": notification["id"]} for message in messages)
-    columns = [column.key for column in Enrolment.__table__.columns]
-    rows = [{key: getattr(e, key) for key in columns} for e in created]
-    for enrolment in created:  # before the write, so that only the commit follows it inside the lock
-        make_transient_to_detached(enrolment)
-        db.session.add(enrolment)
+    rows = [{key: getattr(e, key) for key in _ENROLMENT_KEYS} for e in created]
     insert_together([(Enrolment.__table__, rows), (AuditEntry.__table__, audits), (Notification.__table__, inbox),
                      (OutboxMessage.__table__, outbox)])
 
