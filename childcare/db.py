@@ -168,12 +168,22 @@ def read_only() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def unit_of_work() -> Iterator[sa.orm.Session]:
-    """One transaction at a boundary (request, job, command): commit on success, roll back on error."""
-    session = db.session
+def unit_of_work(*, expire_on_commit: bool = True) -> Iterator[sa.orm.Session]:
+    """One transaction at a boundary (request, job, command): commit on success, roll back on error.
+
+    `expire_on_commit=False` where nothing reads the session's objects after the commit (an answer made from
+    plain values): expiring every object loaded is then work for nothing."""
+    session = db.session()
     try:
         yield session
-        session.commit()
+        if expire_on_commit:
+            session.commit()
+        else:
+            expiring, session.expire_on_commit = session.expire_on_commit, False
+            try:
+                session.commit()
+            finally:
+                session.expire_on_commit = expiring
     except BaseException as error:
         if getattr(error, "keeps_changes", False):
             session.commit()

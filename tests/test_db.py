@@ -10,7 +10,16 @@ from childcare import db as db_module
 from childcare.accounts.models import User
 from childcare.audit.models import AuditEntry
 from childcare.config import engine_options
-from childcare.db import as_loaded, core_connection, db, fetch, insert_together, reserve_ids, utcnow
+from childcare.db import (
+    as_loaded,
+    core_connection,
+    db,
+    fetch,
+    insert_together,
+    reserve_ids,
+    unit_of_work,
+    utcnow,
+)
 from childcare.enrolment import services
 from childcare.notifications.models import Channel, Notification, OutboxMessage, OutboxStatus
 from childcare.programmes.models import Programme
@@ -74,6 +83,25 @@ def test_pending_changes_are_flushed_before_a_core_read():
     db.session.add(user)  # pending: not yet in the database
     found = core_connection().execute(sa.select(User.__table__.c.id).where(User.__table__.c.phone == user.phone))
     assert found.scalar() == user.id is not None
+
+
+def test_the_core_connection_is_the_sessions_until_its_transaction_ends():
+    first = core_connection()
+    assert core_connection() is first is db.session.connection()
+    db.session.commit()
+    assert db.session.info.get("childcare.core_connection") is None  # asked of the session again next time
+    assert core_connection() is db.session.connection()
+
+
+def test_a_unit_of_work_that_answers_with_plain_values_leaves_its_objects_unexpired(monkeypatch):
+    user = UserFactory()
+    monkeypatch.setattr(db.session(), "expire_on_commit", True)  # as outside the tests
+    with unit_of_work(expire_on_commit=False):
+        user.name  # noqa: B018 (loaded)
+    assert "name" in user.__dict__ and db.session().expire_on_commit is True
+    with unit_of_work():
+        pass
+    assert "name" not in user.__dict__  # the usual commit expires what it loaded
 
 
 def test_every_model_names_its_attributes_as_its_columns():

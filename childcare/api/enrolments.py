@@ -54,7 +54,7 @@ def create_enrolments(actor: User, body: EnrolmentCreate):
     key = idempotency.request_key()
     request_hash = idempotency.fingerprint(body.model_dump(mode="json")) if key else ""
     try:
-        with unit_of_work():
+        with unit_of_work(expire_on_commit=False):  # the answer is made of plain values, read before the commit
             if key:
                 previous = idempotency.previous_answer(actor, key, request_hash)
                 if previous is not None:
