@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from childcare.config import DEFAULT_SECRET_KEY, ProductionConfig
 from childcare.errors import Busy, DomainError, Forbidden, InvalidInput, render_error
 from childcare.security import is_public_endpoint, safe_next_url
+from tests.api.conftest import make_token
 from tests.conftest import csrf_token_from
 from tests.factories import PASSWORD, AdminFactory, UserFactory
 
@@ -154,6 +155,22 @@ def test_the_language_switch_never_sends_the_visitor_off_the_site(client, post_f
     response = post_form("/account/language", {"language": "en", "next": target}, token_from="/")
     assert response.status_code == 302
     assert response.headers["Location"] == "/"
+
+
+def test_a_header_the_view_set_itself_is_kept_and_the_others_are_added_once(app):
+    with app.test_request_context("/"):
+        response = app.process_response(app.response_class("x", headers={"x-frame-options": "SAMEORIGIN"}))
+    assert response.headers.getlist("X-Frame-Options") == ["SAMEORIGIN"]
+    assert len(response.headers.getlist("Content-Security-Policy")) == 1
+    assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+def test_an_api_call_without_a_cookie_gets_no_cookie_back(app, client):
+    with app.app_context():
+        token = make_token(UserFactory())
+    response = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
 
 
 def test_no_hsts_header_while_cookies_are_not_secure(client):
