@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, make_transient_to_detached
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.util import identity_key
 
 NAMING_CONVENTION = {
@@ -304,19 +305,34 @@ def _statements_for(shape: tuple[tuple[str, int, tuple[str, ...]], ...], togethe
 
 def as_loaded(model: type, values: Mapping[str, Any]) -> Any:
     """The ORM object for a row read with Core: the session's own if it has one, else one made from the values as
-    though the ORM had loaded it (no SQL; attributes not given, such as relationships, load when first used).
+    though the ORM had loaded it (no SQL; attributes not given load when first used, relationships as usual).
 
-    The values are keyed by attribute name, which in this project's models is always the column's name.
+    The values are keyed by attribute name, which in this project's models is always the column's name. The object
+    joins the session as the ORM's own loader puts a new row there (identity key, session, identity map): the public
+    route, make_transient_to_detached and Session.add, walks every relationship for cascades, which was a tenth of a
+    sign-up's Python time for nothing to cascade.
     """
     session = db.session()
-    existing = session.identity_map.get(identity_key(model, values["id"]))
+    key = identity_key(model, values["id"])
+    existing = session.identity_map.get(key)
     if existing is not None:
         return existing
     obj = sa.inspect(model).class_manager.new_instance()
     obj.__dict__.update(values)  # as the ORM's loader fills an instance: no attribute events
-    make_transient_to_detached(obj)
-    session.add(obj)
+    state = instance_state(obj)
+    missing = _column_keys(model).difference(values)
+    if missing:
+        state._expire_attributes(state.dict, missing)  # read from the database when first used
+    state.key = key
+    state.identity_token = None
+    state.session_id = session.hash_key
+    session.identity_map._add_unpresent(state, key)
     return obj
+
+
+@functools.cache
+def _column_keys(model: type) -> frozenset[str]:
+    return frozenset(prop.key for prop in sa.inspect(model).column_attrs)
 
 
 def fetch(model: type, ident: int) -> Any:

@@ -78,6 +78,23 @@ def test_a_row_read_with_core_becomes_the_sessions_own_object_without_a_query(co
     assert fetch(Programme, 2_000_000_000) is None
 
 
+def test_an_object_made_from_part_of_a_row_reads_the_rest_when_used_and_saves_its_changes(count_queries):
+    camp = ProgrammeFactory(capacity=12)
+    db.session.flush()
+    camp_id, community_id = camp.id, camp.community_id
+    db.session.expunge(camp)
+    with count_queries() as statements:
+        made = as_loaded(Programme, {"id": camp_id, "title": "夏令营"})
+        assert made in db.session and not db.session.is_modified(made)
+        assert made.capacity == 12  # the columns not given, in one query
+        assert made.community.id == community_id  # a relationship loads as usual
+    assert statements() == 2
+    made.title = "暑期成长营"
+    db.session.flush()
+    db.session.expire_all()
+    assert db.session.get(Programme, camp_id).title == "暑期成长营"
+
+
 def test_pending_changes_are_flushed_before_a_core_read():
     user = UserFactory.build()
     db.session.add(user)  # pending: not yet in the database
