@@ -311,24 +311,41 @@ def _ensure_eligible(programme: Programme, child: Child) -> None:
 
 def _ensure_no_overlap(programme: Programme, children: Sequence[Child], session_ids: Sequence[int]) -> None:
     """No child may hold a live enrolment in another programme's session at an overlapping time."""
-    target = sa.select(ProgrammeSession).where(ProgrammeSession.cancelled.is_(False))
-    target = (target.where(ProgrammeSession.id.in_(session_ids)) if session_ids
-              else target.where(ProgrammeSession.programme_id == programme.id))
-    target = target.subquery()
-    theirs = sa.orm.aliased(ProgrammeSession)
-    covers = sa.or_(Enrolment.session_id == theirs.id,
-                    sa.and_(Enrolment.session_id.is_(None), Enrolment.programme_id == theirs.programme_id))
-    query = (sa.select(Enrolment.child_id, Programme.title)
-             .join(theirs, covers).join(Programme, Programme.id == Enrolment.programme_id)
-             .join(target, sa.and_(theirs.starts_at < target.c.ends_at, target.c.starts_at < theirs.ends_at))
-             .where(Enrolment.child_id.in_([c.id for c in children]), Enrolment.status.in_(LIVE),
-                    Enrolment.programme_id != programme.id, theirs.cancelled.is_(False))
-             .limit(1))
-    clash = db.session.execute(query).first()
+    params = {"programme_id": programme.id, "child_ids": [c.id for c in children]}
+    if session_ids:
+        params["session_ids"] = list(session_ids)
+    clash = core_connection().execute(_OVERLAP_DAY if session_ids else _OVERLAP_WHOLE, params).first()
     if clash is not None:
         name = next(c.name for c in children if c.id == clash.child_id)
         raise Overlap(_l("%(child)s is already enrolled in %(programme)s at the same time."), field="child_ids",
                       child=name, programme=clash.title)
+
+
+def _overlap_statement(*, day: bool) -> sa.Select:
+    """A live enrolment of one of the children, in another programme, whose session overlaps one of the sessions
+    asked for (day mode: those chosen; whole mode: every session of the programme). Built once: a child who is
+    already enrolled elsewhere is the usual case in a rush, not the exception."""
+    sessions, enrolments, programmes = ProgrammeSession.__table__, Enrolment.__table__, Programme.__table__
+    target = sa.select(sessions.c.starts_at, sessions.c.ends_at).where(sessions.c.cancelled.is_(False))
+    target = (target.where(sessions.c.id.in_(sa.bindparam("session_ids", expanding=True))) if day
+              else target.where(sessions.c.programme_id == sa.bindparam("programme_id"))).subquery("target")
+    theirs = sessions.alias("theirs")
+    covers = sa.or_(enrolments.c.session_id == theirs.c.id,
+                    sa.and_(enrolments.c.session_id.is_(None), enrolments.c.programme_id == theirs.c.programme_id))
+    return (sa.select(enrolments.c.child_id, programmes.c.title)
+            .select_from(enrolments.join(theirs, covers)
+                         .join(programmes, programmes.c.id == enrolments.c.programme_id)
+                         .join(target, sa.and_(theirs.c.starts_at < target.c.ends_at,
+                                               target.c.starts_at < theirs.c.ends_at)))
+            .where(enrolments.c.child_id.in_(sa.bindparam("child_ids", expanding=True)),
+                   enrolments.c.status.in_(LIVE), enrolments.c.programme_id != sa.bindparam("programme_id"),
+                   theirs.c.cancelled.is_(False))
+            .limit(1)
+            .execution_options(prepared=True))
+
+
+_OVERLAP_DAY = _overlap_statement(day=True)
+_OVERLAP_WHOLE = _overlap_statement(day=False)
 
 
 def _sessions_to_book(programme: Programme, session_ids: Iterable[int] | None, now: datetime

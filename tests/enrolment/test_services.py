@@ -192,6 +192,23 @@ def test_a_child_cannot_be_in_two_programmes_at_the_same_time():
     assert services.enrol(actor=guardian, programme_id=afternoon.id, child_ids=[child.id])[0].status == S.CONFIRMED
 
 
+def test_a_day_booked_session_and_a_whole_programme_at_the_same_hours_exclude_each_other(count_queries):
+    days = DayProgrammeFactory(title="周末书法")
+    first, second, _third = days.sessions
+    camp = ProgrammeWithSessionsFactory(title="思维数学", starts_on=second.on_date, ends_on=second.on_date)
+    guardian, child, _ = family()
+    services.enrol(actor=guardian, programme_id=days.id, child_ids=[child.id], session_ids=[first.id])
+    assert services.enrol(actor=guardian, programme_id=camp.id, child_ids=[child.id])  # another day: no clash
+    db.session.commit()
+    with count_queries() as statements, refuses(services.Overlap, "思维数学"):
+        services.enrol(actor=guardian, programme_id=days.id, child_ids=[child.id], session_ids=[second.id])
+    assert statements() == 3  # the programme with the children, the sessions chosen, the overlap
+    sibling = ChildFactory(guardian=guardian)
+    services.enrol(actor=guardian, programme_id=days.id, child_ids=[sibling.id], session_ids=[second.id])
+    with refuses(services.Overlap, "周末书法"):
+        services.enrol(actor=guardian, programme_id=camp.id, child_ids=[sibling.id])
+
+
 def test_an_ended_enrolment_does_not_overlap():
     morning = ProgrammeWithSessionsFactory()
     same_hours = ProgrammeWithSessionsFactory(starts_on=morning.starts_on)
