@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from childcare.accounts.models import ApiToken, User
 from childcare.api.auth import hash_token
 from childcare.db import db, utcnow
+from tests.api.conftest import make_token
 from tests.factories import PASSWORD, CommunityFactory, CoordinatorFactory, UserFactory
 
 
@@ -148,3 +150,33 @@ def test_unknown_api_paths_and_methods_answer_problem_json(client):
     response = client.put("/api/v1/me")
     assert response.status_code == 405
     assert response.get_json()["code"] == "method_not_allowed"
+
+
+@pytest.mark.concurrency
+def test_on_postgresql_the_stamp_is_one_statement_outside_any_transaction(app, client, dialect):
+    if dialect != "postgresql":
+        pytest.skip("SQLite writes the stamp in a transaction of its own, under its write lock")
+    with app.app_context():
+        token = make_token(UserFactory())
+        db.session.execute(sa.update(ApiToken).values(last_used_at=utcnow() - timedelta(minutes=5)))
+        db.session.commit()
+        db.session.remove()
+        engine = db.engine
+    stamps: list[bool] = []
+
+    def watch(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("UPDATE api_tokens"):
+            stamps.append(conn.connection.dbapi_connection.autocommit)
+
+    sa.event.listen(engine, "before_cursor_execute", watch)
+    try:
+        response = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+        again = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", watch)
+    assert response.status_code == again.status_code == 200
+    assert stamps == [True]  # once, and with no BEGIN or COMMIT of its own
+    with app.app_context():
+        stamped = db.session.scalar(sa.select(ApiToken.last_used_at))
+        db.session.remove()
+    assert utcnow() - stamped < timedelta(minutes=1)
