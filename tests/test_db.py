@@ -17,6 +17,7 @@ from childcare.db import (
     fetch,
     insert_together,
     reserve_ids,
+    run_prepared,
     unit_of_work,
     utcnow,
 )
@@ -93,6 +94,44 @@ def test_an_object_made_from_part_of_a_row_reads_the_rest_when_used_and_saves_it
     db.session.flush()
     db.session.expire_all()
     assert db.session.get(Programme, camp_id).title == "暑期成长营"
+
+
+def test_a_hot_statement_gives_the_rows_an_ordinary_execution_gives(count_queries):
+    from childcare.api.auth import _TOKEN_WITH_ACCOUNT, hash_token
+    from childcare.enrolment.services import _PROGRAMME_AND_CHILDREN
+
+    guardian = UserFactory()
+    token = make_token(guardian)
+    kids = [ChildFactory(guardian=guardian), ChildFactory(guardian=guardian)]
+    camp = ProgrammeFactory()
+    services.enrol(actor=guardian, programme_id=camp.id, child_ids=[kids[0].id])
+    db.session.commit()
+    asked = [
+        (_TOKEN_WITH_ACCOUNT, {"token_hash": hash_token(token)}),
+        (_PROGRAMME_AND_CHILDREN, {"programme_id": camp.id, "actor_id": guardian.id, "child_ids": [kids[0].id]}),
+        (_PROGRAMME_AND_CHILDREN, {"programme_id": camp.id, "actor_id": guardian.id,
+                                   "child_ids": [k.id for k in kids]}),
+    ]
+    for statement, params in asked:
+        expected = [tuple(row) for row in core_connection().execute(statement, params)]
+        with count_queries() as statements:
+            rows = run_prepared(statement, params)
+        assert repr([tuple(row) for row in rows]) == repr(expected) and len(expected) >= 1  # types and zones too
+        assert statements() == 1  # seen by the engine's events like any statement
+    programme_row = run_prepared(_PROGRAMME_AND_CHILDREN, asked[1][1])[0]
+    assert any(value == camp.registration_opens_at and value.tzinfo is not None for value in programme_row)
+    assert camp.kind in programme_row and camp.themes in programme_row  # an enum and a JSON list, as the ORM has them
+
+
+def test_a_hot_statement_that_fails_raises_as_sqlalchemy_does_and_the_transaction_can_roll_back():
+    user = UserFactory()
+    db.session.commit()
+    clash = [{"id": user.id, "phone": user.phone, "name": "x", "password_hash": "", "locale": None, "active": True,
+              "session_version": 1, "created_at": utcnow(), "last_login_at": None, "calendar_token": None}]
+    with pytest.raises(sa.exc.IntegrityError):
+        insert_together([(User.__table__, clash)])
+    db.session.rollback()
+    assert db.session.get(User, user.id).name == user.name
 
 
 def test_pending_changes_are_flushed_before_a_core_read():

@@ -13,7 +13,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from childcare.accounts.models import ApiToken, RoleGrant, User
 from childcare.audit.services import record
-from childcare.db import as_loaded, core_connection, db, unit_of_work, utcnow, write_intent
+from childcare.db import as_loaded, db, run_prepared, unit_of_work, utcnow, write_intent
 from childcare.errors import DomainError, NotFound
 
 #: a token used again within this span keeps its stamp: one write a minute, not one per request
@@ -92,6 +92,8 @@ _TOKEN_WITH_ACCOUNT = (sa.select(ApiToken.id.label("token_id"), ApiToken.last_us
                        .execution_options(prepared=True))
 _USER_KEYS = [column.key for column in _users.c]
 _GRANT_KEYS = [column.key for column in _grants.c]
+_USERS_AT = slice(2, 2 + len(_USER_KEYS))  # the row: token id, token's last use, the account, one role
+_GRANT_AT = slice(_USERS_AT.stop, _USERS_AT.stop + len(_GRANT_KEYS))
 
 
 def authenticate_request() -> User:
@@ -102,17 +104,17 @@ def authenticate_request() -> User:
     token = bearer_token()
     if token is None:
         raise Unauthenticated()
-    rows = core_connection().execute(_TOKEN_WITH_ACCOUNT, {"token_hash": hash_token(token)}).all()
+    rows = run_prepared(_TOKEN_WITH_ACCOUNT, {"token_hash": hash_token(token)})
     if not rows:
         raise Unauthenticated()
-    first = rows[0]._mapping
-    if first["token_last_used_at"] is None or utcnow() - first["token_last_used_at"] >= LAST_USED_RESOLUTION:
-        g.api_token_touch = first["token_id"]
-    g.api_token_id = first["token_id"]
-    user = as_loaded(User, {key: first[key] for key in _USER_KEYS})
+    token_id, last_used_at = rows[0][0], rows[0][1]
+    if last_used_at is None or utcnow() - last_used_at >= LAST_USED_RESOLUTION:
+        g.api_token_touch = token_id
+    g.api_token_id = token_id
+    user = as_loaded(User, dict(zip(_USER_KEYS, rows[0][_USERS_AT], strict=True)))
     if "grants" not in user.__dict__:
-        grants = [as_loaded(RoleGrant, {key: row._mapping[f"grant_{key}"] for key in _GRANT_KEYS})
-                  for row in rows if row._mapping["grant_id"] is not None]
+        grants = [as_loaded(RoleGrant, dict(zip(_GRANT_KEYS, row[_GRANT_AT], strict=True)))
+                  for row in rows if row[_GRANT_AT.start] is not None]
         set_committed_value(user, "grants", grants)
     g.api_user = user
     return user

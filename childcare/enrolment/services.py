@@ -21,7 +21,7 @@ from childcare.accounts.permissions import can_manage_community, ensure_manages_
 from childcare.audit.models import AuditEntry
 from childcare.audit.services import entry_values, record
 from childcare.children.models import Child, Guardianship
-from childcare.db import as_loaded, core_connection, db, fetch, insert_together, utcnow
+from childcare.db import as_loaded, core_connection, db, fetch, insert_together, run_prepared, utcnow
 from childcare.enrolment.capacity import (
     busy_on_lock_timeout,
     lock_and_recount,
@@ -413,6 +413,11 @@ _PROGRAMME_KEYS = [column.key for column in _programmes.c]
 _CHILD_KEYS = [column.key for column in _children.c]
 _LIVE_KEYS = [column.key for column in _live.c]
 _ENROLMENT_KEYS = [column.key for column in Enrolment.__table__.columns]
+# Where each part sits in a row: the programme, the child, the guardian (id, locale, phone), a live enrolment.
+_PROGRAMME_AT = slice(0, len(_PROGRAMME_KEYS))
+_CHILD_AT = slice(_PROGRAMME_AT.stop, _PROGRAMME_AT.stop + len(_CHILD_KEYS))
+_GUARDIAN_AT = slice(_CHILD_AT.stop, _CHILD_AT.stop + 3)
+_LIVE_AT = slice(_GUARDIAN_AT.stop, _GUARDIAN_AT.stop + len(_LIVE_KEYS))
 
 
 class ActorsChildren(NamedTuple):
@@ -426,27 +431,25 @@ class ActorsChildren(NamedTuple):
 def _programme_and_children(actor: User, programme_id: int, child_ids: list[int]
                             ) -> tuple[Programme | None, ActorsChildren]:
     """The programme (None when there is none) and what a sign-up needs of the children asked for: one round trip."""
-    rows = core_connection().execute(_PROGRAMME_AND_CHILDREN, {"programme_id": programme_id, "actor_id": actor.id,
-                                                               "child_ids": child_ids}).all()
+    rows = run_prepared(_PROGRAMME_AND_CHILDREN, {"programme_id": programme_id, "actor_id": actor.id,
+                                                  "child_ids": child_ids})
     if not rows:
         return None, ActorsChildren(children=[], guardians={}, live=[])
-    first = rows[0]._mapping
-    programme = as_loaded(Programme, {key: first[f"programme_{key}"] for key in _PROGRAMME_KEYS})
+    programme = as_loaded(Programme, dict(zip(_PROGRAMME_KEYS, rows[0][_PROGRAMME_AT], strict=True)))
     children: dict[int, Child] = {}
     guardians: dict[int, dict[int, Recipient]] = {}
     live: dict[int, dict] = {}
     for row in rows:
-        values = row._mapping
-        child_id = values["id"]
+        child_id = row[_CHILD_AT.start]
         if child_id is None:
             continue  # the programme alone
         if child_id not in children:
-            children[child_id] = as_loaded(Child, {key: values[key] for key in _CHILD_KEYS})
-        guardian_id = values["guardian_id"]
-        guardians.setdefault(child_id, {}).setdefault(
-            guardian_id, Recipient(guardian_id, values["guardian_locale"], values["guardian_phone"]))
-        if values["live_id"] is not None and values["live_id"] not in live:
-            live[values["live_id"]] = {key: values[f"live_{key}"] for key in _LIVE_KEYS}
+            children[child_id] = as_loaded(Child, dict(zip(_CHILD_KEYS, row[_CHILD_AT], strict=True)))
+        guardian = Recipient(*row[_GUARDIAN_AT])
+        guardians.setdefault(child_id, {}).setdefault(guardian.id, guardian)
+        live_id = row[_LIVE_AT.start]
+        if live_id is not None and live_id not in live:
+            live[live_id] = dict(zip(_LIVE_KEYS, row[_LIVE_AT], strict=True))
     return programme, ActorsChildren(children=[children[i] for i in child_ids if i in children],
                                      guardians={child_id: list(each.values()) for child_id, each in guardians.items()},
                                      live=list(live.values()))
