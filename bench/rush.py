@@ -98,6 +98,35 @@ def prepare(api: Api, admin: str, n: int, seats: int, prefix: str,
     return programme["id"], families, admin_token
 
 
+def cpu_seconds(port: int) -> dict[str, float]:
+    """CPU time so far (user + system, Linux /proc) of the gunicorn serving `port` (its master's children), of every
+    PostgreSQL process on this machine, and of this client: read before and after the rush, the difference per
+    request says where a sign-up's CPU goes. Empty where /proc cannot be read."""
+    tick = os.sysconf("SC_CLK_TCK")
+    processes: dict[int, tuple[str, int, float]] = {}
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return {}
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as handle:
+                command = handle.read().replace(b"\0", b" ").decode(errors="replace")
+            with open(f"/proc/{name}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        processes[int(name)] = (command, int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    masters = {pid for pid, (command, _parent, _cpu) in processes.items()
+               if "gunicorn" in command and f":{port}" in command}
+    app = sum(cpu for command, parent, cpu in processes.values() if parent in masters)
+    database = sum(cpu for command, _parent, cpu in processes.values() if command.startswith("postgres"))
+    own = os.times()
+    return {"app": app, "postgres": database, "client": own.user + own.system}
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     if not ordered:
@@ -170,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--admin", default=os.environ.get("CHILDCARE_ADMIN", ""),
                         help="phone:password of an administrator")
     parser.add_argument("--prefix", default=f"137{os.getpid() % 1000:03d}", help="first 6 digits of the phones")
+    parser.add_argument("--cpu", action="store_true",
+                        help="also print the CPU per sign-up of the server's workers, PostgreSQL and this client "
+                             "(Linux; the server and PostgreSQL on this machine)")
     args = parser.parse_args(argv)
     if ":" not in args.admin:
         parser.error("--admin phone:password is required (flask users create --role admin)")
@@ -180,7 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     # Its dates differ, or the same children would be refused for overlapping sessions.
     warm_id, _, _ = prepare(api, args.admin, 0, 1, args.prefix, starts_in_days=80)
     rush(api, warm_id, families[: min(40, args.n)], min(args.c, 40))
+    before = cpu_seconds(args.port) if args.cpu else {}
     report = rush(api, programme_id, families, args.c)
+    after = cpu_seconds(args.port) if args.cpu else {}
     problems = verify(api, admin_token, programme_id, args.n, args.seats)
     errors = sum(v for k, v in report["outcomes"].items() if k not in ("confirmed", "waitlisted"))
     if errors:
@@ -189,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"outcomes: {report['outcomes']}")
     print(f"wall {report['wall_s']:.2f} s   {report['rps']:.1f} req/s   "
           f"p50 {report['p50_ms']:.1f} ms   p95 {report['p95_ms']:.1f} ms   p99 {report['p99_ms']:.1f} ms")
+    if before and after:
+        print("CPU per sign-up (ms): " + "   ".join(f"{part} {(after[part] - before[part]) * 1000 / args.n:.2f}"
+                                                    for part in ("app", "postgres", "client")))
     print("verdict: " + ("PASS" if not problems else "FAIL: " + "; ".join(problems)))
     return 0 if not problems else 1
 
