@@ -168,6 +168,7 @@ class _HotPlan(NamedTuple):
 
 _hot_statements: dict[int, tuple[Any, Any, tuple[str, ...]]] = {}
 _hot_plans: dict[tuple[int, tuple[int, ...]], _HotPlan] = {}
+MAX_HOT_PLANS = 512  # statements are prebuilt, but insert_together builds one per shape: never let them pile up
 
 
 def run_prepared(statement: sa.Executable, params: dict[str, Any]) -> Sequence[Sequence[Any]]:
@@ -221,6 +222,9 @@ def run_prepared(statement: sa.Executable, params: dict[str, Any]) -> Sequence[S
 def _hot_plan(statement: sa.Executable, params: dict[str, Any], dialect: sa.Dialect) -> _HotPlan:
     known = _hot_statements.get(id(statement))
     if known is None or known[0] is not statement:
+        if len(_hot_statements) >= MAX_HOT_PLANS:
+            _hot_statements.clear()
+            _hot_plans.clear()
         compiled = statement.compile(dialect=dialect)
         expanding = tuple(name for name, bind in compiled.binds.items() if bind.expanding and bind.value is None)
         known = _hot_statements[id(statement)] = (statement, compiled, expanding)
@@ -228,6 +232,8 @@ def _hot_plan(statement: sa.Executable, params: dict[str, Any], dialect: sa.Dial
     shape = tuple(len(params[name]) for name in expanding)
     plan = _hot_plans.get((id(statement), shape))
     if plan is None:
+        if len(_hot_plans) >= MAX_HOT_PLANS:
+            _hot_plans.clear()
         state = compiled.construct_expanded_state(params)
         expansion = {name: state.parameter_expansion[name] for name in expanding}
         given = {spelled for name in params for spelled in expansion.get(name, [name])}

@@ -123,6 +123,23 @@ def test_a_hot_statement_gives_the_rows_an_ordinary_execution_gives(count_querie
     assert camp.kind in programme_row and camp.themes in programme_row  # an enum and a JSON list, as the ORM has them
 
 
+def test_hot_plans_never_pile_up(monkeypatch):
+    from childcare.enrolment.services import _PROGRAMME_AND_CHILDREN
+
+    guardian = UserFactory()
+    kids = [ChildFactory(guardian=guardian) for _ in range(5)]
+    camp = ProgrammeFactory()
+    db.session.commit()
+    monkeypatch.setattr(db_module, "MAX_HOT_PLANS", 2)
+    monkeypatch.setattr(db_module, "_hot_plans", {})
+    monkeypatch.setattr(db_module, "_hot_statements", {})
+    for count in range(1, 6):  # a new shape of the IN list each time
+        rows = run_prepared(_PROGRAMME_AND_CHILDREN, {"programme_id": camp.id, "actor_id": guardian.id,
+                                                      "child_ids": [k.id for k in kids[:count]]})
+        assert sorted({row[len(Programme.__table__.c)] for row in rows}) == sorted(k.id for k in kids[:count])
+        assert len(db_module._hot_plans) <= 2 and len(db_module._hot_statements) <= 2
+
+
 def test_a_hot_statement_that_fails_raises_as_sqlalchemy_does_and_the_transaction_can_roll_back():
     user = UserFactory()
     db.session.commit()
