@@ -171,7 +171,8 @@ _hot_plans: dict[tuple[int, tuple[int, ...]], _HotPlan] = {}
 MAX_HOT_PLANS = 512  # statements are prebuilt, but insert_together builds one per shape: never let them pile up
 
 
-def run_prepared(statement: sa.Executable, params: dict[str, Any]) -> Sequence[Sequence[Any]]:
+def run_prepared(statement: sa.Executable, params: dict[str, Any], connection: sa.Connection | None = None
+                 ) -> Sequence[Sequence[Any]]:
     """The rows of a prebuilt statement on a hot path, as tuples in its column order, with the values SQLAlchemy
     would give (aware datetimes, enums, JSON); none for a statement without rows.
 
@@ -181,8 +182,9 @@ def run_prepared(statement: sa.Executable, params: dict[str, Any]) -> Sequence[S
     lookup of every API call, the programme and children of a sign-up and its write are each one such statement.
     Errors go through the connection's own handling (wrapping, invalidation of a dropped connection), and the
     engine's cursor events still see the statement. Elsewhere (SQLite, prepared statements off) it is an ordinary
-    execution."""
-    connection = core_connection()
+    execution. It runs on the session's connection unless given another."""
+    if connection is None:
+        connection = core_connection()
     if connection.dialect.driver != "psycopg2" or not connection.get_execution_options().get(
             "prepared_statements", True):
         result = connection.execute(statement, params)
