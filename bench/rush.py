@@ -101,7 +101,8 @@ def prepare(api: Api, admin: str, n: int, seats: int, prefix: str,
 def cpu_seconds(port: int) -> dict[str, float]:
     """CPU time so far (user + system, Linux /proc) of the gunicorn serving `port` (its master's children), of every
     PostgreSQL process on this machine, and of this client: read before and after the rush, the difference per
-    request says where a sign-up's CPU goes. Empty where /proc cannot be read."""
+    request says where a sign-up's CPU goes. Also the machine's CPU time and what the hypervisor stole of it, which
+    tells a disturbed run from a quiet one. Empty where /proc cannot be read."""
     tick = os.sysconf("SC_CLK_TCK")
     processes: dict[int, tuple[str, int, float]] = {}
     try:
@@ -124,7 +125,14 @@ def cpu_seconds(port: int) -> dict[str, float]:
     app = sum(cpu for command, parent, cpu in processes.values() if parent in masters)
     database = sum(cpu for command, _parent, cpu in processes.values() if command.startswith("postgres"))
     own = os.times()
-    return {"app": app, "postgres": database, "client": own.user + own.system}
+    seconds = {"app": app, "postgres": database, "client": own.user + own.system}
+    try:
+        with open("/proc/stat") as handle:  # the machine: user nice system idle iowait irq softirq steal ...
+            ticks = [int(value) for value in handle.readline().split()[1:9]]
+        seconds.update(machine=sum(ticks) / tick, steal=ticks[7] / tick)
+    except (OSError, ValueError, IndexError):
+        pass
+    return seconds
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -200,8 +208,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="phone:password of an administrator")
     parser.add_argument("--prefix", default=f"137{os.getpid() % 1000:03d}", help="first 6 digits of the phones")
     parser.add_argument("--cpu", action="store_true",
-                        help="also print the CPU per sign-up of the server's workers, PostgreSQL and this client "
-                             "(Linux; the server and PostgreSQL on this machine)")
+                        help="also print the CPU per sign-up of the server's workers, PostgreSQL and this client, "
+                             "and the share of CPU time the host stole (Linux; the server and PostgreSQL on this "
+                             "machine)")
     args = parser.parse_args(argv)
     if ":" not in args.admin:
         parser.error("--admin phone:password is required (flask users create --role admin)")
@@ -226,6 +235,10 @@ def main(argv: list[str] | None = None) -> int:
     if before and after:
         print("CPU per sign-up (ms): " + "   ".join(f"{part} {(after[part] - before[part]) * 1000 / args.n:.2f}"
                                                     for part in ("app", "postgres", "client")))
+        if "steal" in before and "steal" in after and after["machine"] > before["machine"]:
+            # Time the hypervisor gave to other guests: runs with much of it are not comparable to quiet ones.
+            stolen = (after["steal"] - before["steal"]) / (after["machine"] - before["machine"])
+            print(f"stolen by the host: {stolen * 100:.1f} % of the machine's CPU time during the rush")
     print("verdict: " + ("PASS" if not problems else "FAIL: " + "; ".join(problems)))
     return 0 if not problems else 1
 
