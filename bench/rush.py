@@ -219,12 +219,14 @@ def main(argv: list[str] | None = None) -> int:
     programme_id, families, admin_token = prepare(api, args.admin, args.n, args.seats, args.prefix)
     # Warm every worker on a separate programme first, so the run measures the steady state.
     # Its dates differ, or the same children would be refused for overlapping sessions.
-    warm_id, _, _ = prepare(api, args.admin, 0, 1, args.prefix, starts_in_days=80)
+    warm_id, _, warm_admin_token = prepare(api, args.admin, 0, 1, args.prefix, starts_in_days=80)
+    api.call("DELETE", "/api/v1/tokens/current", token=warm_admin_token)
     rush(api, warm_id, families[: min(40, args.n)], min(args.c, 40))
     before = cpu_seconds(args.port) if args.cpu else {}
     report = rush(api, programme_id, families, args.c)
     after = cpu_seconds(args.port) if args.cpu else {}
     problems = verify(api, admin_token, programme_id, args.n, args.seats)
+    api.call("DELETE", "/api/v1/tokens/current", token=admin_token)  # runs again never reach the account's limit
     errors = sum(v for k, v in report["outcomes"].items() if k not in ("confirmed", "waitlisted"))
     if errors:
         problems.append(f"{errors} error responses: {report['outcomes']}")
