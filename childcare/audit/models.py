@@ -19,7 +19,7 @@ class AuditEntry(db.Model):
     __table_args__ = (sa.Index("ix_audit_entries_object", "object_type", "object_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)  # entries are read newest first by id
     #: None when the system itself acted (a job)
     actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
     #: dotted and stable, e.g. enrolment.confirmed

@@ -66,11 +66,13 @@ class Enrolment(db.Model):
     __tablename__ = "enrolments"
     __table_args__ = (
         # One live enrolment per child and programme (whole mode) or per child and session (day mode):
-        # the database's last line of defence against double clicks and two guardians at once.
-        sa.Index("uq_enrolments_live_child_programme", "child_id", "programme_id", unique=True,
+        # the database's last line of defence against double clicks and two guardians at once. The programme (or
+        # session) leads: the recount inside the seat lock reads these indexes by it, and led by the child it
+        # walked every live enrolment of every programme.
+        sa.Index("uq_enrolments_live_child_programme", "programme_id", "child_id", unique=True,
                  postgresql_where=sa.text(f"session_id IS NULL AND {_LIVE_SQL}"),
                  sqlite_where=sa.text(f"session_id IS NULL AND {_LIVE_SQL}")),
-        sa.Index("uq_enrolments_live_child_session", "child_id", "session_id", unique=True,
+        sa.Index("uq_enrolments_live_child_session", "session_id", "child_id", unique=True,
                  postgresql_where=sa.text(f"session_id IS NOT NULL AND {_LIVE_SQL}"),
                  sqlite_where=sa.text(f"session_id IS NOT NULL AND {_LIVE_SQL}")),
         sa.Index("ix_enrolments_programme_status", "programme_id", "status"),

@@ -42,7 +42,7 @@ class Notification(db.Model):
     data: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     #: an in-site path the notification points at
     link: Mapped[str] = mapped_column(sa.String(300), default="")
-    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
     read_at: Mapped[datetime | None]
 
 
