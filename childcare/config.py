@@ -27,6 +27,9 @@ def engine_options(uri: str, base: dict, lock_timeout_seconds: float, prepared_s
     # Every statement waits at most this long for a row lock, so a seat claim in a rush answers
     # "busy, try again" instead of hanging; set per connection, it costs no round trip per claim.
     settings = f"-c lock_timeout={int(lock_timeout_seconds * 1000)}"
+    # The recount inside the seat lock must see what committed before the lock was granted: READ COMMITTED, set for
+    # the connection whatever the server's default, so that the driver never sends an isolation level of its own.
+    settings += r" -c default_transaction_isolation=read\ committed"
     if prepared_statements:
         # A prepared statement (only the hot ones opt in: db.as_prepared) is planned once, not again for each
         # execution's values: PostgreSQL would otherwise keep re-planning the recount, inside the seat lock.

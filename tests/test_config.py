@@ -23,7 +23,9 @@ def test_postgres_connections_carry_a_lock_timeout():
     options = engine_options("postgresql+psycopg2://u@h/d", {"pool_recycle": 3600}, 5)
     assert options["connect_args"]["options"].startswith("-c lock_timeout=5000 ") and options["pool_recycle"] == 3600
     unprepared = engine_options("postgresql+psycopg2://u@h/d", {}, 5, prepared_statements=False)
-    assert unprepared["connect_args"] == {"options": "-c lock_timeout=5000"}  # no plans kept: nothing to force
+    # READ COMMITTED by the connection's own setting; no plans kept: nothing to force
+    assert unprepared["connect_args"] == {
+        "options": r"-c lock_timeout=5000 -c default_transaction_isolation=read\ committed"}
     assert "connect_args" not in engine_options("sqlite:///x.db", {}, 5)
 
 

@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 
+import psycopg2
 import sqlalchemy as sa
 from flask import g, request
 from flask_babel import lazy_gettext as _l
@@ -148,13 +149,29 @@ def touch_last_used() -> None:
     try:
         bind = db.session.get_bind()
         if isinstance(bind, sa.Engine) and bind.dialect.name == "postgresql":
-            with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-                run_prepared(_STAMP, params, connection)
+            with bind.connect() as connection:
+                _stamp_in_autocommit(connection, params)
         else:
             with unit_of_work() as session:
                 session.execute(_STAMP, params)
-    except sa.exc.SQLAlchemyError:
+    except (sa.exc.SQLAlchemyError, psycopg2.Error):
         # Only a convenience stamp: never fail a request that has already succeeded for it.
         pass
     finally:
         write_intent.reset(reset)
+
+
+def _stamp_in_autocommit(connection: sa.Connection, params: dict) -> None:
+    """The stamp on a pooled connection switched to autocommit and back by the driver's own flag.
+
+    SQLAlchemy's AUTOCOMMIT isolation level, on giving the connection back, sets the isolation level explicitly,
+    and psycopg2 then sends `SET default_transaction_isolation TO DEFAULT` each time autocommit is switched off
+    again: a second round trip for every stamp. The flag alone costs none (the connection's isolation level is
+    set once, when it is opened: config.engine_options)."""
+    raw = connection.connection.dbapi_connection
+    raw.autocommit = True
+    try:
+        run_prepared(_STAMP, params, connection)
+    finally:
+        if not raw.closed:
+            raw.autocommit = False

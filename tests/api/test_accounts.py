@@ -179,6 +179,13 @@ def test_on_postgresql_the_stamp_is_one_statement_outside_any_transaction(app, c
     # Once, and with no BEGIN or COMMIT of its own.
     assert len(autocommitted) == 1
     assert "UPDATE api_tokens SET last_used_at" in autocommitted[0]
+    with app.app_context(), db.engine.connect() as connection:
+        # The connection went back as it came: switching autocommit on and off again sends nothing (an isolation
+        # level set by the driver would cost a `SET default_transaction_isolation` round trip at every stamp),
+        # and its transactions are still READ COMMITTED, by the connection's own setting.
+        raw = connection.connection.dbapi_connection
+        assert (raw.autocommit, raw.isolation_level) == (False, None)
+        assert connection.exec_driver_sql("SHOW default_transaction_isolation").scalar() == "read committed"
     with app.app_context():
         stamped = db.session.scalar(sa.select(ApiToken.last_used_at))
         db.session.remove()
