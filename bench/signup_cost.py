@@ -54,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prefix", default=f"135{os.getpid() % 1000:03d}", help="first 6 digits of the phones")
     parser.add_argument("--stale", action="store_true", help="every token due its last-use stamp")
     parser.add_argument("--top", type=int, default=0, help="also print the N functions with most own time")
+    parser.add_argument("--sort", default="tottime", choices=["tottime", "cumulative", "ncalls"],
+                        help="what --top orders by: own time, time with what they call, or calls")
     args = parser.parse_args(argv)
     if ":" not in args.admin:
         parser.error("--admin phone:password is required (flask users create --role admin)")
@@ -116,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"CPU per sign-up: min {chunks[0] * 1000:.3f} ms   median {chunks[len(chunks) // 2] * 1000:.3f} ms "
           f"(chunks of 10)")
     if args.top:
-        stats.sort_stats("tottime").print_stats(args.top)
+        stats.sort_stats(args.sort).print_stats(args.top)
     if unexpected:
         print(f"FAIL: unexpected answers {unexpected}")
         return 1
