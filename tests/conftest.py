@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -52,6 +53,7 @@ def app():
     yield application
     with application.app_context():
         db.engine.dispose()
+    shutil.rmtree(tmp_root, ignore_errors=True)  # the SQLite file and uploads: nothing is left behind in /tmp
 
 
 def table_names() -> list[str]:
