@@ -14,7 +14,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from childcare.accounts.models import ApiToken, RoleGrant, User
 from childcare.audit.services import record
-from childcare.db import as_loaded, db, run_prepared, unit_of_work, utcnow, write_intent
+from childcare.db import as_loaded, core_connection, db, run_prepared, unit_of_work, utcnow, write_intent
 from childcare.errors import DomainError, NotFound
 
 #: a token used again within this span keeps its stamp: one write a minute, not one per request
@@ -97,7 +97,32 @@ _USERS_AT = slice(2, 2 + len(_USER_KEYS))  # the row: token id, token's last use
 _GRANT_AT = slice(_USERS_AT.stop, _USERS_AT.stop + len(_GRANT_KEYS))
 
 
-# The once-a-minute stamp, built once: a statement built anew each time costs more Python than its round trip.
+# PostgreSQL stamps a token that is due (once a minute) in the lookup itself, in a data-modifying WITH clause: the
+# stamp then commits with the request's own work, with no round trip or transaction of its own (in a sign-up rush
+# nearly every token is due, parents having signed in minutes before). SKIP LOCKED: a token that another request
+# is stamping at this moment is left to it, never waited for.
+_DUE = (sa.select(ApiToken.id)
+        .where(ApiToken.token_hash == sa.bindparam("token_hash"), ApiToken.revoked_at.is_(None),
+               sa.or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < sa.bindparam("stale_before")))
+        .with_for_update(skip_locked=True)
+        .scalar_subquery())
+_TOKEN_WITH_ACCOUNT_STAMPING = _TOKEN_WITH_ACCOUNT.add_cte(
+    sa.update(ApiToken).where(ApiToken.id == _DUE)
+    .values(last_used_at=sa.bindparam("now", type_=ApiToken.__table__.c.last_used_at.type))
+    .returning(ApiToken.id).cte("stamp"))
+#: session.info key: (token id, the transaction that stamped it in the lookup) until that transaction commits
+_STAMPED_IN = "childcare.api_token_stamped_in"
+
+
+@sa.event.listens_for(sa.orm.Session, "after_commit")
+def _stamp_committed(session: sa.orm.Session) -> None:
+    stamped = session.info.get(_STAMPED_IN)
+    if stamped is not None and not session.in_nested_transaction() and session.get_transaction() is stamped[1]:
+        del session.info[_STAMPED_IN]  # committed with the request's work: nothing left to do after it
+
+
+# The stamp on its own (SQLite; or when the request's transaction that stamped it did not commit), built once: a
+# statement built anew each time costs more Python than its round trip.
 _STAMP = (sa.update(ApiToken)
           .where(ApiToken.id == sa.bindparam("token_id"),
                  sa.or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < sa.bindparam("stale_before")))
@@ -113,12 +138,24 @@ def authenticate_request() -> User:
     token = bearer_token()
     if token is None:
         raise Unauthenticated()
-    rows = run_prepared(_TOKEN_WITH_ACCOUNT, {"token_hash": hash_token(token)})
+    connection = core_connection()
+    stamping = connection.dialect.name == "postgresql"
+    now = utcnow()
+    stale_before = now - LAST_USED_RESOLUTION
+    if stamping:
+        rows = run_prepared(_TOKEN_WITH_ACCOUNT_STAMPING, {"token_hash": hash_token(token), "now": now,
+                                                          "stale_before": stale_before}, connection)
+    else:
+        rows = run_prepared(_TOKEN_WITH_ACCOUNT, {"token_hash": hash_token(token)}, connection)
     if not rows:
         raise Unauthenticated()
-    token_id, last_used_at = rows[0][0], rows[0][1]
-    if last_used_at is None or utcnow() - last_used_at >= LAST_USED_RESOLUTION:
-        g.api_token_touch = token_id
+    token_id, last_used_at = rows[0][0], rows[0][1]  # as it was before this request
+    if last_used_at is None or last_used_at < stale_before:
+        if stamping:
+            session = db.session()
+            session.info[_STAMPED_IN] = (token_id, session.get_transaction())
+        else:
+            g.api_token_touch = token_id
     g.api_token_id = token_id
     user = as_loaded(User, dict(zip(_USER_KEYS, rows[0][_USERS_AT], strict=True)))
     if "grants" not in user.__dict__:
@@ -130,14 +167,18 @@ def authenticate_request() -> User:
 
 
 def touch_last_used() -> None:
-    """After the request's own work: stamp the token's last use, in its own small write (at most once a minute).
+    """After the request's own work: stamp the token's last use (at most once a minute) where the lookup's own stamp
+    did not commit with that work (PostgreSQL, a request that failed), or could not be made (SQLite), in its own
+    small write.
 
     PostgreSQL takes it as one statement on a connection in autocommit mode: one round trip, where a transaction of
-    its own costs three (BEGIN, UPDATE, COMMIT). In a sign-up rush most tokens are due a stamp, since parents open
-    the app minutes before the class opens. (A session bound to one connection, as in the tests, keeps to its
+    its own costs three (BEGIN, UPDATE, COMMIT). (A session bound to one connection, as in the tests, keeps to its
     transaction.)
     """
     token_id = g.pop("api_token_touch", None)
+    stamped = db.session().info.pop(_STAMPED_IN, None)
+    if stamped is not None:
+        token_id = stamped[0]  # stamped in the lookup, but that transaction did not commit: once more on its own
     if token_id is None:
         return
     # The request's own work is committed or rolled back by now; end whatever read remains, so that this

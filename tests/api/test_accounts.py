@@ -152,41 +152,77 @@ def test_unknown_api_paths_and_methods_answer_problem_json(client):
     assert response.get_json()["code"] == "method_not_allowed"
 
 
+def _make_stale(app, token: str) -> None:
+    with app.app_context():
+        db.session.execute(sa.update(ApiToken).where(ApiToken.token_hash == hash_token(token))
+                           .values(last_used_at=utcnow() - timedelta(minutes=5)))
+        db.session.commit()
+        db.session.remove()
+
+
+def _last_used(app, token: str):
+    with app.app_context():
+        stamped = db.session.scalar(sa.select(ApiToken.last_used_at).where(ApiToken.token_hash == hash_token(token)))
+        db.session.remove()
+    return stamped
+
+
 @pytest.mark.concurrency
-def test_on_postgresql_the_stamp_is_one_statement_outside_any_transaction(app, client, dialect):
+def test_on_postgresql_a_due_token_is_stamped_by_its_lookup_and_committed_with_the_work(app, client, dialect):
     if dialect != "postgresql":
         pytest.skip("SQLite writes the stamp in a transaction of its own, under its write lock")
     with app.app_context():
         token = make_token(UserFactory())
-        db.session.execute(sa.update(ApiToken).values(last_used_at=utcnow() - timedelta(minutes=5)))
-        db.session.commit()
-        db.session.remove()
         engine = db.engine
-    autocommitted: list[str] = []
+    _make_stale(app, token)
+    sent: list[tuple[bool, str]] = []
 
     def watch(conn, cursor, statement, parameters, context, executemany):
-        if conn.connection.dbapi_connection.autocommit:
-            made = conn.connection.info.get("prepared_statements", {})  # the SQL behind an EXECUTE, if it is one
-            autocommitted.append(next((sql for sql, execute in made.items() if execute == statement), statement))
+        made = conn.connection.info.get("prepared_statements", {})  # the SQL behind an EXECUTE, if it is one
+        sent.append((conn.connection.dbapi_connection.autocommit,
+                     next((sql for sql, execute in made.items() if execute == statement), statement)))
 
     sa.event.listen(engine, "before_cursor_execute", watch)
     try:
         response = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
-        again = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
     finally:
         sa.event.remove(engine, "before_cursor_execute", watch)
-    assert response.status_code == again.status_code == 200
-    # Once, and with no BEGIN or COMMIT of its own.
-    assert len(autocommitted) == 1
-    assert "UPDATE api_tokens SET last_used_at" in autocommitted[0]
+    assert response.status_code == 200
+    # One statement: the lookup, which stamps; nothing outside the request's transaction, no UPDATE of its own.
+    assert len(sent) == 1
+    autocommit, statement = sent[0]
+    assert not autocommit
+    assert "UPDATE api_tokens SET last_used_at" in statement and "SKIP LOCKED" in statement
+    assert utcnow() - _last_used(app, token) < timedelta(minutes=1)
     with app.app_context(), db.engine.connect() as connection:
-        # The connection went back as it came: switching autocommit on and off again sends nothing (an isolation
-        # level set by the driver would cost a `SET default_transaction_isolation` round trip at every stamp),
-        # and its transactions are still READ COMMITTED, by the connection's own setting.
+        # Connections stay as they were opened: transactions READ COMMITTED, by the connection's own setting.
         raw = connection.connection.dbapi_connection
         assert (raw.autocommit, raw.isolation_level) == (False, None)
         assert connection.exec_driver_sql("SHOW default_transaction_isolation").scalar() == "read committed"
+
+
+@pytest.mark.concurrency
+def test_a_request_that_fails_still_stamps_its_token_on_its_own(app, client, dialect):
     with app.app_context():
-        stamped = db.session.scalar(sa.select(ApiToken.last_used_at))
-        db.session.remove()
-    assert utcnow() - stamped < timedelta(minutes=1)
+        token = make_token(UserFactory())
+    _make_stale(app, token)
+    # Refused after the lookup: its transaction is rolled back, and the stamp made in it with it.
+    response = client.post("/api/v1/children", json={"name": ""}, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 422
+    assert utcnow() - _last_used(app, token) < timedelta(minutes=1)
+
+
+@pytest.mark.concurrency
+def test_a_token_being_stamped_by_another_request_is_not_waited_for(app, client, dialect):
+    if dialect != "postgresql":
+        pytest.skip("SQLite has one writer at a time; the stamp waits for it there")
+    with app.app_context():
+        token = make_token(UserFactory())
+        engine = db.engine
+    _make_stale(app, token)
+    with engine.connect() as other:
+        # Another request of the same account, in the middle of stamping: it holds the token's row.
+        other.execute(sa.select(ApiToken.id).where(ApiToken.token_hash == hash_token(token)).with_for_update())
+        response = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 200
+        other.rollback()
