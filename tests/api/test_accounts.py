@@ -152,12 +152,15 @@ def test_unknown_api_paths_and_methods_answer_problem_json(client):
     assert response.get_json()["code"] == "method_not_allowed"
 
 
-def _make_stale(app, token: str) -> None:
+def _due_token(app) -> tuple[str, sa.Engine]:
+    """A new account's token last used five minutes ago (due its stamp), and the engine."""
     with app.app_context():
+        token = make_token(UserFactory())
         db.session.execute(sa.update(ApiToken).where(ApiToken.token_hash == hash_token(token))
                            .values(last_used_at=utcnow() - timedelta(minutes=5)))
         db.session.commit()
         db.session.remove()
+        return token, db.engine
 
 
 def _last_used(app, token: str):
@@ -171,10 +174,7 @@ def _last_used(app, token: str):
 def test_on_postgresql_a_due_token_is_stamped_by_its_lookup_and_committed_with_the_work(app, client, dialect):
     if dialect != "postgresql":
         pytest.skip("SQLite writes the stamp in a transaction of its own, under its write lock")
-    with app.app_context():
-        token = make_token(UserFactory())
-        engine = db.engine
-    _make_stale(app, token)
+    token, engine = _due_token(app)
     sent: list[tuple[bool, str]] = []
 
     def watch(conn, cursor, statement, parameters, context, executemany):
@@ -202,10 +202,8 @@ def test_on_postgresql_a_due_token_is_stamped_by_its_lookup_and_committed_with_t
 
 
 @pytest.mark.concurrency
-def test_a_request_that_fails_still_stamps_its_token_on_its_own(app, client, dialect):
-    with app.app_context():
-        token = make_token(UserFactory())
-    _make_stale(app, token)
+def test_a_request_that_fails_still_stamps_its_token_on_its_own(app, client):
+    token, _engine = _due_token(app)
     # Refused after the lookup: its transaction is rolled back, and the stamp made in it with it.
     response = client.post("/api/v1/children", json={"name": ""}, headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 422
@@ -216,10 +214,7 @@ def test_a_request_that_fails_still_stamps_its_token_on_its_own(app, client, dia
 def test_a_token_being_stamped_by_another_request_is_not_waited_for(app, client, dialect):
     if dialect != "postgresql":
         pytest.skip("SQLite has one writer at a time; the stamp waits for it there")
-    with app.app_context():
-        token = make_token(UserFactory())
-        engine = db.engine
-    _make_stale(app, token)
+    token, engine = _due_token(app)
     with engine.connect() as other:
         # Another request of the same account, in the middle of stamping: it holds the token's row.
         other.execute(sa.select(ApiToken.id).where(ApiToken.token_hash == hash_token(token)).with_for_update())
