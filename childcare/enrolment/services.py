@@ -21,7 +21,7 @@ from childcare.accounts.permissions import can_manage_community, ensure_manages_
 from childcare.audit.models import AuditEntry
 from childcare.audit.services import entry_values, record
 from childcare.children.models import Child, Guardianship
-from childcare.db import as_loaded, core_connection, db, fetch, insert_together, run_prepared, utcnow
+from childcare.db import as_loaded, db, fetch, insert_together, run_prepared, utcnow
 from childcare.enrolment.capacity import (
     busy_on_lock_timeout,
     lock_and_recount,
@@ -314,11 +314,12 @@ def _ensure_no_overlap(programme: Programme, children: Sequence[Child], session_
     params = {"programme_id": programme.id, "child_ids": [c.id for c in children]}
     if session_ids:
         params["session_ids"] = list(session_ids)
-    clash = core_connection().execute(_OVERLAP_DAY if session_ids else _OVERLAP_WHOLE, params).first()
-    if clash is not None:
-        name = next(c.name for c in children if c.id == clash.child_id)
+    clashes = run_prepared(_OVERLAP_DAY if session_ids else _OVERLAP_WHOLE, params)
+    if clashes:
+        child_id, title = clashes[0]
+        name = next(c.name for c in children if c.id == child_id)
         raise Overlap(_l("%(child)s is already enrolled in %(programme)s at the same time."), field="child_ids",
-                      child=name, programme=clash.title)
+                      child=name, programme=title)
 
 
 def _overlap_statement(*, day: bool) -> sa.Select:
@@ -396,18 +397,27 @@ _mine = Guardianship.__table__.alias("mine")
 _theirs = Guardianship.__table__.alias("theirs")
 _users = User.__table__
 _live = Enrolment.__table__.alias("live")
-# The programme, and the actor's children asked for, each with all their guardians (for the messages) and every live
-# enrolment they hold anywhere (idempotency and the overlap rule), in one query: one row per child, guardian and live
-# enrolment, or one row with the programme alone (none of the children is the actor's), or none (no programme).
+_other = Enrolment.__table__.alias("other")
+# The programme, and the actor's children asked for, each with all their guardians (for the messages), their live
+# enrolments in this programme (idempotency) and whether they hold one in any other (the overlap rule), in one query:
+# one row per child, guardian and live enrolment here, or one row with the programme alone (none of the children is
+# the actor's), or none (no programme). Only this programme's enrolments come back whole: a child who already
+# attends something (the usual case in a rush, with a booking for each day in day mode) costs one EXISTS, not a row
+# with every column of the programme and the child for each of those bookings.
 _FAMILY = (_children.join(_mine, sa.and_(_mine.c.child_id == _children.c.id,
                                           _mine.c.user_id == sa.bindparam("actor_id")))
            .join(_theirs, _theirs.c.child_id == _children.c.id)
            .join(_users, _users.c.id == _theirs.c.user_id)
-           .outerjoin(_live, sa.and_(_live.c.child_id == _children.c.id, _live.c.status.in_(LIVE))))
+           .outerjoin(_live, sa.and_(_live.c.child_id == _children.c.id, _live.c.status.in_(LIVE),
+                                     _live.c.programme_id == sa.bindparam("programme_id"))))
+_ENROLLED_ELSEWHERE = (sa.exists().where(_other.c.child_id == _children.c.id, _other.c.status.in_(LIVE),
+                                         _other.c.programme_id != sa.bindparam("programme_id"))
+                       .correlate(_children).label("enrolled_elsewhere"))
 _PROGRAMME_AND_CHILDREN = (
     sa.select(*(column.label(f"programme_{column.key}") for column in _programmes.c), *_children.c,
               _users.c.id.label("guardian_id"), _users.c.locale.label("guardian_locale"),
-              _users.c.phone.label("guardian_phone"), *(column.label(f"live_{column.key}") for column in _live.c))
+              _users.c.phone.label("guardian_phone"), *(column.label(f"live_{column.key}") for column in _live.c),
+              _ENROLLED_ELSEWHERE)
     .select_from(_programmes.outerjoin(_FAMILY, _children.c.id.in_(sa.bindparam("child_ids", expanding=True))))
     .where(_programmes.c.id == sa.bindparam("programme_id"))
     .order_by(_children.c.id, _theirs.c.id, _live.c.id)
@@ -416,11 +426,13 @@ _PROGRAMME_KEYS = [column.key for column in _programmes.c]
 _CHILD_KEYS = [column.key for column in _children.c]
 _LIVE_KEYS = [column.key for column in _live.c]
 _ENROLMENT_KEYS = [column.key for column in Enrolment.__table__.columns]
-# Where each part sits in a row: the programme, the child, the guardian (id, locale, phone), a live enrolment.
+# Where each part sits in a row: the programme, the child, the guardian (id, locale, phone), a live enrolment here,
+# and whether the child is enrolled elsewhere.
 _PROGRAMME_AT = slice(0, len(_PROGRAMME_KEYS))
 _CHILD_AT = slice(_PROGRAMME_AT.stop, _PROGRAMME_AT.stop + len(_CHILD_KEYS))
 _GUARDIAN_AT = slice(_CHILD_AT.stop, _CHILD_AT.stop + 3)
 _LIVE_AT = slice(_GUARDIAN_AT.stop, _GUARDIAN_AT.stop + len(_LIVE_KEYS))
+_ELSEWHERE_AT = _LIVE_AT.stop
 
 
 class ActorsChildren(NamedTuple):
@@ -428,7 +440,8 @@ class ActorsChildren(NamedTuple):
 
     children: list[Child]  # the actor's own among those asked for, in the order asked
     guardians: dict[int, list[Recipient]]  # every guardian of each
-    live: list[dict]  # every live enrolment of these children, in any programme (usually a handful)
+    live: list[dict]  # every live enrolment of these children in this programme
+    elsewhere: set[int]  # those of the children who hold a live enrolment in another programme
 
 
 def _programme_and_children(actor: User, programme_id: int, child_ids: list[int]
@@ -437,17 +450,20 @@ def _programme_and_children(actor: User, programme_id: int, child_ids: list[int]
     rows = run_prepared(_PROGRAMME_AND_CHILDREN, {"programme_id": programme_id, "actor_id": actor.id,
                                                   "child_ids": child_ids})
     if not rows:
-        return None, ActorsChildren(children=[], guardians={}, live=[])
+        return None, ActorsChildren(children=[], guardians={}, live=[], elsewhere=set())
     programme = as_loaded(Programme, dict(zip(_PROGRAMME_KEYS, rows[0][_PROGRAMME_AT], strict=True)))
     children: dict[int, Child] = {}
     guardians: dict[int, dict[int, Recipient]] = {}
     live: dict[int, dict] = {}
+    elsewhere: set[int] = set()
     for row in rows:
         child_id = row[_CHILD_AT.start]
         if child_id is None:
             continue  # the programme alone
         if child_id not in children:
             children[child_id] = as_loaded(Child, dict(zip(_CHILD_KEYS, row[_CHILD_AT], strict=True)))
+            if row[_ELSEWHERE_AT]:
+                elsewhere.add(child_id)
         guardian = Recipient(*row[_GUARDIAN_AT])
         guardians.setdefault(child_id, {}).setdefault(guardian.id, guardian)
         live_id = row[_LIVE_AT.start]
@@ -455,7 +471,7 @@ def _programme_and_children(actor: User, programme_id: int, child_ids: list[int]
             live[live_id] = dict(zip(_LIVE_KEYS, row[_LIVE_AT], strict=True))
     return programme, ActorsChildren(children=[children[i] for i in child_ids if i in children],
                                      guardians={child_id: list(each.values()) for child_id, each in guardians.items()},
-                                     live=list(live.values()))
+                                     live=list(live.values()), elsewhere=elsewhere)
 
 
 @dataclass(frozen=True)
@@ -487,7 +503,7 @@ def sign_up(*, actor: User, programme_id: int, child_ids: Sequence[int], session
         if programme is None or not programme.published:
             raise NotFound()
         raise InvalidInput(_l("Please choose a child."), field="child_ids")
-    programme, (children, guardians, live) = _programme_and_children(actor, programme_id, wanted_ids)
+    programme, (children, guardians, live, elsewhere) = _programme_and_children(actor, programme_id, wanted_ids)
     if programme is None or not programme.published:
         raise NotFound()
     if len(children) != len(wanted_ids):
@@ -505,7 +521,7 @@ def sign_up(*, actor: User, programme_id: int, child_ids: Sequence[int], session
     slots: list[ProgrammeSession | None] = list(sessions) or [None]
     slot_ids = [s.id if s is not None else None for s in slots]
     existing = {(e["child_id"], e["session_id"]): as_loaded(Enrolment, e) for e in live
-                if e["programme_id"] == programme.id and e["session_id"] in slot_ids}
+                if e["session_id"] in slot_ids}
     if len(existing) < len(children) * len(slots):
         # Something new is asked for: the rules apply (a repeat of a request that succeeded skips them).
         _ensure_open(programme, now)
@@ -513,7 +529,7 @@ def sign_up(*, actor: User, programme_id: int, child_ids: Sequence[int], session
         for child in children:
             if child.id in newcomers:
                 _ensure_eligible(programme, child)
-        if any(e["child_id"] in newcomers and e["programme_id"] != programme.id for e in live):
+        if newcomers & elsewhere:
             _ensure_no_overlap(programme, [c for c in children if c.id in newcomers], [s.id for s in sessions])
         # Pause enrolment when understaffed (volunteers): a programme that asks for it takes no new children
         # while its volunteers fall short of the ratio. Staffing is no seat, so it is read before the lock.

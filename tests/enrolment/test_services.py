@@ -12,7 +12,7 @@ from flask_babel import force_locale
 
 from childcare.audit.models import AuditEntry
 from childcare.children.models import Guardianship
-from childcare.db import db
+from childcare.db import db, run_prepared
 from childcare.enrolment import services
 from childcare.enrolment.models import Enrolment, EnrolmentStatus
 from childcare.enrolment.queries import waitlist_positions
@@ -207,6 +207,29 @@ def test_a_day_booked_session_and_a_whole_programme_at_the_same_hours_exclude_ea
     services.enrol(actor=guardian, programme_id=days.id, child_ids=[sibling.id], session_ids=[second.id])
     with refuses(services.Overlap, "周末书法"):
         services.enrol(actor=guardian, programme_id=camp.id, child_ids=[sibling.id])
+
+
+def test_a_child_who_attends_something_else_is_read_once_however_many_days_are_booked(count_queries, dialect):
+    """The usual case in a rush: the child already goes to a club, a booking for each of its days. The sign-up reads
+    the child in one row (not one per booking, each with every column of the programme), and still checks overlap."""
+    club = DayProgrammeFactory(title="周末书法", ends_on=date.today() + timedelta(days=39))
+    camp = ProgrammeWithSessionsFactory(title="思维数学", starts_on=club.ends_on + timedelta(days=1))
+    same_hours = ProgrammeWithSessionsFactory(starts_on=club.starts_on)
+    guardian, child, _ = family()
+    booked = services.enrol(actor=guardian, programme_id=club.id, child_ids=[child.id],
+                            session_ids=[s.id for s in club.sessions])
+    assert len(booked) == 10
+    db.session.commit()
+    rows = run_prepared(services._PROGRAMME_AND_CHILDREN,
+                        {"programme_id": camp.id, "actor_id": guardian.id, "child_ids": [child.id]})
+    assert len(rows) == 1
+    with count_queries() as statements:
+        (enrolment,) = services.enrol(actor=guardian, programme_id=camp.id, child_ids=[child.id])
+    assert enrolment.status == S.CONFIRMED
+    if dialect == "postgresql":
+        assert statements() == 3  # the programme with the children, the overlap check, the write
+    with refuses(services.Overlap, "周末书法"):
+        services.enrol(actor=guardian, programme_id=same_hours.id, child_ids=[child.id])
 
 
 def test_an_ended_enrolment_does_not_overlap():
