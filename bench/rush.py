@@ -138,6 +138,31 @@ def cpu_seconds(port: int) -> dict[str, float]:
 STAMP_RESOLUTION_S = 60  # childcare.api.auth.LAST_USED_RESOLUTION: a token is stamped at most once a minute
 
 
+def book_elsewhere(api: Api, admin_token: str, families: list[tuple[str, int]], days: int,
+                   starts_in_days: int = 120) -> int:
+    """Give every family's child `days` live bookings in another programme (day mode, afternoons, dates apart from
+    the rush's), as children who already attend something hold in a real rush; answers that programme's id."""
+    communities = items(api.call("GET", "/api/v1/communities"))
+    now = datetime.now(UTC)
+    start = date.today() + timedelta(days=starts_in_days)
+    programme = api.call("POST", "/api/v1/programmes", {
+        "community_id": communities[0]["id"], "kind": "holiday_camp", "title": f"booked {time.time():.0f}",
+        "capacity": len(families), "mode": "day", "starts_on": start.isoformat(),
+        "ends_on": (start + timedelta(days=days * 2 + 7)).isoformat(), "weekdays": [1, 2, 3, 4, 5],
+        "start_time": "14:00", "end_time": "16:00",
+        "registration_opens_at": (now - timedelta(hours=1)).isoformat(timespec="seconds"),
+        "registration_closes_at": (now + timedelta(days=20)).isoformat(timespec="seconds"),
+        "allocation": "first_come", "promotion": "auto", "needs_approval": False}, admin_token)
+    sessions = [s["id"] for s in items(api.call("GET", f"/api/v1/programmes/{programme['id']}/sessions",
+                                                token=admin_token))][:days]
+    if len(sessions) < days:
+        raise SystemExit(f"the booked programme has {len(sessions)} sessions, fewer than {days}")
+    for token, child_id in families:
+        api.call("POST", "/api/v1/enrolments", {"programme_id": programme["id"], "child_ids": [child_id],
+                                                "session_ids": sessions}, token)
+    return programme["id"]
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     if not ordered:
@@ -213,6 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stale", action="store_true",
                         help="wait until every guardian's token is due its once-a-minute last-use stamp, as in a "
                              "real rush (parents sign in minutes before the class opens); adds about a minute")
+    parser.add_argument("--elsewhere", type=int, default=0, metavar="K",
+                        help="each child first books K sessions of another programme (day mode, other dates), as "
+                             "children who already attend something do in a real rush")
     parser.add_argument("--cpu", action="store_true",
                         help="also print the CPU per sign-up of the server's workers, PostgreSQL and this client, "
                              "and the share of CPU time the host stole (Linux; the server and PostgreSQL on this "
@@ -223,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     api = Api(args.port)
     print(f"preparing {args.n} guardians and a programme of {args.seats} seats on {HOST}:{args.port} …", flush=True)
     programme_id, families, admin_token = prepare(api, args.admin, args.n, args.seats, args.prefix)
+    if args.elsewhere:
+        book_elsewhere(api, admin_token, families, args.elsewhere)
     # Warm every worker on a separate programme first, so the run measures the steady state.
     # Its dates differ, or the same children would be refused for overlapping sessions.
     warm_id, _, warm_admin_token = prepare(api, args.admin, 0, 1, args.prefix, starts_in_days=80)

@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from rush import Api, prepare  # noqa: E402
+from rush import Api, book_elsewhere, cpu_seconds, prepare  # noqa: E402
 
 
 class InProcessApi(Api):
@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="phone:password of an administrator")
     parser.add_argument("--prefix", default=f"135{os.getpid() % 1000:03d}", help="first 6 digits of the phones")
     parser.add_argument("--stale", action="store_true", help="every token due its last-use stamp")
+    parser.add_argument("--elsewhere", type=int, default=0, metavar="K",
+                        help="each child first books K sessions of another programme, as children who already "
+                             "attend something do")
     parser.add_argument("--top", type=int, default=0, help="also print the N functions with most own time")
     parser.add_argument("--sort", default="tottime", choices=["tottime", "cumulative", "ncalls"],
                         help="what --top orders by: own time, time with what they call, or calls")
@@ -73,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app(RATELIMIT_ENABLED=False)
     api = InProcessApi(app.test_client())
     programme_id, families, admin_token = prepare(api, args.admin, args.n, max(1, args.n // 10), args.prefix)
+    if args.elsewhere:
+        book_elsewhere(api, admin_token, families, args.elsewhere)
     api.call("DELETE", "/api/v1/tokens/current", token=admin_token)  # runs again never reach the account's limit
     if args.stale:
         with app.app_context():
@@ -97,12 +102,14 @@ def main(argv: list[str] | None = None) -> int:
     for environ in warm:
         sign_up(environ)
     chunks = []
+    database_before = cpu_seconds(0).get("postgres")
     for start in range(0, len(timed), 10):
         chunk = timed[start:start + 10]
         started = time.process_time()
         for environ in chunk:
             sign_up(environ)
         chunks.append((time.process_time() - started) / len(chunk))
+    database_after = cpu_seconds(0).get("postgres")
     profile = cProfile.Profile()
     profile.enable()
     for environ in profiled:
@@ -113,10 +120,13 @@ def main(argv: list[str] | None = None) -> int:
     chunks.sort()
     print(f"database: {app.config['SQLALCHEMY_DATABASE_URI'].split(':', 1)[0]}   sign-ups: {len(environs)} "
           f"({len(warm)} to warm up, {len(timed)} timed, {len(profiled)} profiled)   "
-          f"tokens: {'due a stamp' if args.stale else 'fresh'}")
+          f"tokens: {'due a stamp' if args.stale else 'fresh'}   bookings elsewhere per child: {args.elsewhere}")
     print(f"Python calls per sign-up: {stats.total_calls / len(profiled):.0f}")
     print(f"CPU per sign-up: min {chunks[0] * 1000:.3f} ms   median {chunks[len(chunks) // 2] * 1000:.3f} ms "
           f"(chunks of 10)")
+    if database_before is not None and database_after is not None:
+        print(f"PostgreSQL CPU per sign-up (every postgres process on this machine, while timed): "
+              f"{(database_after - database_before) / len(timed) * 1000:.3f} ms")
     if args.top:
         stats.sort_stats(args.sort).print_stats(args.top)
     if unexpected:
