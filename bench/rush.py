@@ -245,9 +245,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="also print the CPU per sign-up of the server's workers, PostgreSQL and this client, "
                              "and the share of CPU time the host stole (Linux; the server and PostgreSQL on this "
                              "machine)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="rush R programmes one after another with the same guardians (each programme on dates "
+                             "of its own; from the second round on, every child already holds the earlier rounds' "
+                             "places, as children who attend something do)")
+    parser.add_argument("--against", type=int, metavar="PORT",
+                        help="a second server on the same database (other code, say): each round rushes both, "
+                             "one after the other, so that a noisy machine's drift falls on both alike")
     args = parser.parse_args(argv)
     if ":" not in args.admin:
         parser.error("--admin phone:password is required (flask users create --role admin)")
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    ports = [args.port] + ([args.against] if args.against else [])
     api = Api(args.port)
     print(f"preparing {args.n} guardians and a programme of {args.seats} seats on {HOST}:{args.port} …", flush=True)
     programme_id, families, admin_token = prepare(api, args.admin, args.n, args.seats, args.prefix)
@@ -255,33 +265,49 @@ def main(argv: list[str] | None = None) -> int:
         book_elsewhere(api, admin_token, families, args.elsewhere)
     # Warm every worker on a separate programme first, so the run measures the steady state.
     # Its dates differ, or the same children would be refused for overlapping sessions.
-    warm_id, _, warm_admin_token = prepare(api, args.admin, 0, 1, args.prefix, starts_in_days=80)
-    api.call("DELETE", "/api/v1/tokens/current", token=warm_admin_token)
-    rush(api, warm_id, families[: min(40, args.n)], min(args.c, 40))
+    for port in ports:
+        warm_id, _, warm_admin_token = prepare(Api(port), args.admin, 0, 1, args.prefix,
+                                               starts_in_days=80 + 13 * ports.index(port))
+        api.call("DELETE", "/api/v1/tokens/current", token=warm_admin_token)
+        rush(Api(port), warm_id, families[: min(40, args.n)], min(args.c, 40))
+    failed = False
+    for round_ in range(args.rounds):
+        for index, port in enumerate(ports):
+            if round_ or index:  # a programme of its own, on dates no earlier round's place overlaps
+                programme_id, _, admin_token = prepare(Api(port), args.admin, 0, args.seats, args.prefix,
+                                                       starts_in_days=200 + 13 * (round_ * len(ports) + index))
+            label = f"round {round_ + 1} port {port}: " if args.rounds > 1 or args.against else ""
+            failed |= not rush_and_report(Api(port), args, programme_id, families, admin_token, label)
+    return 1 if failed else 0
+
+
+def rush_and_report(api: Api, args: argparse.Namespace, programme_id: int, families: list[tuple[str, int]],
+                    admin_token: str, label: str) -> bool:
+    """One rush at the programme, its figures printed and its final state verified; True when it passed."""
     if args.stale:
         # Every token was last used (and stamped) by now at the latest: a minute on, each is due a stamp again.
         time.sleep(STAMP_RESOLUTION_S + 1)
-    before = cpu_seconds(args.port) if args.cpu else {}
+    before = cpu_seconds(api.port) if args.cpu else {}
     report = rush(api, programme_id, families, args.c)
-    after = cpu_seconds(args.port) if args.cpu else {}
+    after = cpu_seconds(api.port) if args.cpu else {}
     problems = verify(api, admin_token, programme_id, args.n, args.seats)
     api.call("DELETE", "/api/v1/tokens/current", token=admin_token)  # runs again never reach the account's limit
     errors = sum(v for k, v in report["outcomes"].items() if k not in ("confirmed", "waitlisted"))
     if errors:
         problems.append(f"{errors} error responses: {report['outcomes']}")
-    print(f"N={args.n} C={args.c} seats={args.seats} programme={programme_id}")
-    print(f"outcomes: {report['outcomes']}")
-    print(f"wall {report['wall_s']:.2f} s   {report['rps']:.1f} req/s   "
+    print(f"{label}N={args.n} C={args.c} seats={args.seats} programme={programme_id}")
+    print(f"{label}outcomes: {report['outcomes']}")
+    print(f"{label}wall {report['wall_s']:.2f} s   {report['rps']:.1f} req/s   "
           f"p50 {report['p50_ms']:.1f} ms   p95 {report['p95_ms']:.1f} ms   p99 {report['p99_ms']:.1f} ms")
     if before and after:
-        print("CPU per sign-up (ms): " + "   ".join(f"{part} {(after[part] - before[part]) * 1000 / args.n:.2f}"
-                                                    for part in ("app", "postgres", "client")))
+        print(f"{label}CPU per sign-up (ms): " + "   ".join(
+            f"{part} {(after[part] - before[part]) * 1000 / args.n:.2f}" for part in ("app", "postgres", "client")))
         if "steal" in before and "steal" in after and after["machine"] > before["machine"]:
             # Time the hypervisor gave to other guests: runs with much of it are not comparable to quiet ones.
             stolen = (after["steal"] - before["steal"]) / (after["machine"] - before["machine"])
-            print(f"stolen by the host: {stolen * 100:.1f} % of the machine's CPU time during the rush")
-    print("verdict: " + ("PASS" if not problems else "FAIL: " + "; ".join(problems)))
-    return 0 if not problems else 1
+            print(f"{label}stolen by the host: {stolen * 100:.1f} % of the machine's CPU time during the rush")
+    print(f"{label}verdict: " + ("PASS" if not problems else "FAIL: " + "; ".join(problems)), flush=True)
+    return not problems
 
 
 if __name__ == "__main__":
