@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 from flask import Flask, Request, Response, current_app, redirect, request, url_for
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
+from flask.sessions import NullSession, SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from flask_login import current_user
 
 from childcare.db import write_intent
@@ -67,11 +67,31 @@ def back_to(default: str) -> str:
     return safe_next_url(request.form.get("next") or request.args.get("next")) or default
 
 
+API_PREFIX = "/api/"
+
+
+class NoCookieSession(NullSession):
+    """The JSON API's session: it authenticates bearer tokens only, so nothing there may keep state in a cookie."""
+
+    def _fail(self, *args: object, **kwargs: object) -> NoReturn:
+        raise RuntimeError("The JSON API keeps no cookie session: it authenticates bearer tokens only.")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = update = setdefault = _fail  # type: ignore[assignment]
+
+
 class CookieSessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie session, without its work when a request brings no cookie and leaves the session
-    untouched (every API call with a bearer token): no serializer is built, no cookie settings are read."""
+    untouched: no serializer is built, no cookie settings are read.
+
+    The JSON API gets no cookie session at all: no cookie of the browser's is read or set by it, and its answers do
+    not vary by one (no `Vary: Cookie`; Flask-Login's remember-cookie check after each request would otherwise mark
+    the session as read)."""
+
+    null_session_class = NoCookieSession
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith(API_PREFIX):
+            return self.make_null_session(app)
         if app.secret_key and self.get_cookie_name(app) not in request.cookies:
             return self.session_class()
         return super().open_session(app, request)
@@ -95,7 +115,7 @@ def register_security(app: Flask) -> None:
     def require_login_unless_public():
         if is_public_endpoint(current_app, request.endpoint):
             return None
-        if request.path.startswith("/api/"):
+        if request.path.startswith(API_PREFIX):
             return None  # the API authenticates bearer tokens in its own blueprint
         if not current_user.is_authenticated:
             if request.method in ("GET", "HEAD"):

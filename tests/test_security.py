@@ -173,6 +173,24 @@ def test_an_api_call_without_a_cookie_gets_no_cookie_back(app, client):
     assert "Set-Cookie" not in response.headers
 
 
+def test_the_api_neither_reads_nor_sets_the_browsers_session_cookie(app, client, login_as):
+    # A guardian signed in on the site whose browser also calls the API: the cookie is no credential there, the
+    # answer leaves the cookie alone and does not vary by it.
+    guardian = UserFactory()
+    login_as(guardian)
+    assert client.get("/account/").status_code == 200
+    refused = client.get("/api/v1/me")
+    assert refused.status_code == 401
+    with app.app_context():
+        token = make_token(guardian)
+    answered = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert answered.status_code == 200
+    for response in (refused, answered):
+        assert "Set-Cookie" not in response.headers
+        assert "Cookie" not in response.headers.get("Vary", "")
+    assert client.get("/account/").status_code == 200  # still signed in on the site
+
+
 def test_no_hsts_header_while_cookies_are_not_secure(client):
     assert "Strict-Transport-Security" not in client.get("/").headers
 
