@@ -185,22 +185,27 @@ def run_prepared(statement: sa.Executable, params: dict[str, Any], connection: s
     execution. It runs on the session's connection unless given another."""
     if connection is None:
         connection = core_connection()
-    if connection.dialect.driver != "psycopg2" or not connection.get_execution_options().get(
-            "prepared_statements", True):
+    if not _runs_prepared(connection):
         result = connection.execute(statement, params)
         return result.all() if result.returns_rows else []
-    plan = _hot_plan(statement, params, connection.dialect)
-    bound = dict(plan.defaults)
-    for name, value in params.items():
-        spelled = plan.expansion.get(name)
-        if spelled is None:
-            bound[name] = value
-        else:
-            bound.update(zip(spelled, value, strict=True))
-    for name, process in plan.processors.items():
-        bound[name] = process(bound[name])
+    plan, bound = _bound(statement, params, connection)
+    rows = _execute_prepared_text(connection, plan.sql, bound)
+    processors = plan.results
+    if any(processors):
+        # A list, not a generator, per row: resuming a generator for each value was about 90 of 2,250 calls a sign-up.
+        return [tuple([value if process is None or value is None else process(value)
+                       for process, value in zip(processors, row, strict=True)]) for row in rows]
+    return rows
+
+
+def _execute_prepared_text(connection: sa.Connection, sql: str, bound: dict[str, Any], *, then: str = ""
+                           ) -> list:
+    """Run `sql` prepared on the connection's DBAPI cursor (`then`: more statements in the same message) and answer
+    its raw rows. Errors go through the connection's own handling (wrapping, invalidation of a dropped connection),
+    and the engine's cursor events see the statement."""
     pooled = connection.connection
-    sent, made = as_prepared(pooled, plan.sql)
+    sent, made = as_prepared(pooled, sql)
+    sent = f"{sent}; {then}" if then else sent
     cursor = pooled.dbapi_connection.cursor()
     try:
         for listener in connection.dispatch.before_cursor_execute:
@@ -213,13 +218,86 @@ def run_prepared(statement: sa.Executable, params: dict[str, Any], connection: s
         connection._handle_dbapi_exception(error, sent, bound, cursor, None)
     finally:
         cursor.close()
-    remember_prepared(pooled, plan.sql, made)
-    processors = plan.results
-    if any(processors):
-        # A list, not a generator, per row: resuming a generator for each value was about 90 of 2,250 calls a sign-up.
-        return [tuple([value if process is None or value is None else process(value)
-                       for process, value in zip(processors, row, strict=True)]) for row in rows]
+    remember_prepared(pooled, sql, made)
     return rows
+
+
+def _runs_prepared(connection: sa.Connection) -> bool:
+    return connection.dialect.driver == "psycopg2" and connection.get_execution_options().get(
+        "prepared_statements", True)
+
+
+def _bound(statement: sa.Executable, params: dict[str, Any], connection: sa.Connection
+           ) -> tuple[_HotPlan, dict[str, Any]]:
+    """The statement's plan and the values for its placeholders, processed as SQLAlchemy would."""
+    plan = _hot_plan(statement, params, connection.dialect)
+    bound = dict(plan.defaults)
+    for name, value in params.items():
+        spelled = plan.expansion.get(name)
+        if spelled is None:
+            bound[name] = value
+        else:
+            bound.update(zip(spelled, value, strict=True))
+    for name, process in plan.processors.items():
+        bound[name] = process(bound[name])
+    return plan, bound
+
+
+# ---- a transaction's last write, sent with its COMMIT (PostgreSQL) ----------------------------------------------
+# A sign-up holds its programme's seat lock from the recount to the COMMIT. Sent on its own, its write comes back to
+# a worker that must be scheduled again (on a busy machine, behind every other process) before the COMMIT can leave,
+# and the lock waits all that time. Sent with the COMMIT, the lock ends as the write lands. The message ends with a
+# BEGIN, so that the connection is in a transaction again, as psycopg2 believes: the boundary's own COMMIT then ends
+# an empty transaction (no WAL to flush) outside the lock.
+
+_AT_COMMIT = "childcare.write_at_commit"
+
+
+def write_at_commit(statement: sa.Executable, params: dict[str, Any]) -> None:
+    """Run a prebuilt write (as run_prepared, no rows) as late as possible: with the transaction's COMMIT on
+    PostgreSQL, or before any other statement that comes first on the connection (which then sees it); a rollback
+    drops it. Elsewhere (SQLite, prepared statements off) it runs at once."""
+    connection = core_connection()
+    if not _runs_prepared(connection):
+        run_prepared(statement, params, connection)
+        return
+    _send_write_at_commit(connection)  # one waits at a time: an earlier one goes first
+    plan, bound = _bound(statement, params, connection)
+    connection.connection.info[_AT_COMMIT] = (plan.sql, bound)
+
+
+def _send_write_at_commit(connection: sa.Connection, *, commit: bool = False) -> None:
+    pooled = connection.connection
+    waiting = pooled.info.pop(_AT_COMMIT, None)
+    if waiting is not None:
+        sql, bound = waiting
+        in_transaction = not pooled.dbapi_connection.autocommit  # in autocommit the write commits by itself
+        _execute_prepared_text(connection, sql, bound, then="COMMIT; BEGIN" if commit and in_transaction else "")
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _write_before_other_statements(conn: sa.Connection, cursor: Any, statement: str, parameters: Any,
+                                   context: Any, executemany: bool) -> None:
+    if _AT_COMMIT in conn.connection.info:
+        _send_write_at_commit(conn)
+
+
+@event.listens_for(Engine, "commit")
+def _write_with_commit(conn: sa.Connection) -> None:
+    if _AT_COMMIT in conn.connection.info:
+        _send_write_at_commit(conn, commit=True)
+
+
+@event.listens_for(Engine, "begin")
+@event.listens_for(Engine, "rollback")
+def _drop_write_at_commit(conn: sa.Connection) -> None:
+    with contextlib.suppress(sa.exc.SQLAlchemyError):  # an invalidated connection has nothing waiting
+        conn.connection.info.pop(_AT_COMMIT, None)
+
+
+@event.listens_for(sa.pool.Pool, "reset")
+def _drop_write_at_commit_on_return(dbapi_connection: Any, record: Any, reset_state: Any) -> None:
+    record.info.pop(_AT_COMMIT, None)
 
 
 def _hot_plan(statement: sa.Executable, params: dict[str, Any], dialect: sa.Dialect) -> _HotPlan:
@@ -362,12 +440,13 @@ def ids_by_table(wanted: Sequence[tuple[sa.Table, int]], drawn: Sequence[list[in
     return [list(next(arrays) or []) if count > 0 else [] for _table, count in wanted]
 
 
-def insert_together(batches: list[tuple[sa.Table, list[dict]]]) -> None:
+def insert_together(batches: list[tuple[sa.Table, list[dict]]], *, last: bool = False) -> None:
     """Insert rows into several tables in one round trip where the database can (PostgreSQL: data-modifying
     WITH clauses); otherwise one statement per table, in the order given (parents first).
 
     Rows carry their ids (reserve_ids), so no insert waits for another's RETURNING. Statements are built once per
-    shape (tables, row counts, columns) and then come from SQLAlchemy's compiled cache.
+    shape (tables, row counts, columns) and then come from SQLAlchemy's compiled cache. `last`: the transaction's
+    last write, which may wait for its COMMIT (write_at_commit).
     """
     batches = [(table, rows) for table, rows in batches if rows]
     if not batches:
@@ -377,8 +456,10 @@ def insert_together(batches: list[tuple[sa.Table, list[dict]]]) -> None:
               for number, (_table, rows) in enumerate(batches)
               for index, row in enumerate(rows) for key, value in row.items()}
     together = db.session.get_bind().dialect.name == "postgresql"
-    for statement in _statements_for(shape, together):
+    statements = _statements_for(shape, together)
+    for statement in statements[:-1]:
         run_prepared(statement, params)
+    (write_at_commit if last else run_prepared)(statements[-1], params)
 
 
 @functools.lru_cache(maxsize=256)

@@ -63,6 +63,66 @@ def test_rows_that_refer_to_each_other_go_out_together_in_one_statement_on_postg
     assert db.session.get(Notification, ids[1]).data == {"name": child.name}  # JSON went through its column type
 
 
+def test_a_last_write_is_seen_by_the_next_statement_of_its_transaction(count_queries, dialect):
+    user = UserFactory()
+    ids, = reserve_ids((Notification.__table__, 1))
+    db.session.flush()
+    with count_queries() as statements:
+        insert_together([(Notification.__table__, [_notification(user, ids[0])])], last=True)
+    assert statements() == (0 if dialect == "postgresql" else 1)  # PostgreSQL: it waits for the COMMIT
+    assert db.session.scalar(sa.select(Notification.user_id).where(Notification.id == ids[0])) == user.id
+
+
+def _committed_notification(notification_id: int) -> int | None:
+    with db.engine.connect() as other:  # another connection: sees only what was committed
+        return other.scalar(sa.select(Notification.user_id).where(Notification.id == notification_id))
+
+
+@pytest.mark.concurrency
+def test_a_last_write_goes_out_with_the_commit_in_one_message(count_queries, dialect):
+    user = UserFactory()
+    db.session.commit()
+    ids, = reserve_ids((Notification.__table__, 1))
+    row = _notification(user, ids[0])
+    with count_queries() as statements:
+        insert_together([(Notification.__table__, [row])], last=True)
+        db.session.commit()
+    assert statements() == 1
+    assert _committed_notification(ids[0]) == user.id
+    # The connection is fine afterwards: the next transaction reads and commits as usual.
+    assert db.session.scalar(sa.select(sa.func.count(Notification.id))) == 1
+    db.session.commit()
+
+
+@pytest.mark.concurrency
+def test_a_rollback_drops_a_waiting_last_write(dialect):
+    user = UserFactory()
+    db.session.commit()
+    dropped, = reserve_ids((Notification.__table__, 1))
+    insert_together([(Notification.__table__, [_notification(user, dropped[0])])], last=True)
+    db.session.rollback()
+    kept, = reserve_ids((Notification.__table__, 1))
+    insert_together([(Notification.__table__, [_notification(user, kept[0])])], last=True)
+    db.session.commit()
+    with db.engine.connect() as other:  # SQLite may give the dropped row's id again: count them
+        assert other.scalar(sa.select(sa.func.count(Notification.id))) == 1
+    assert _committed_notification(kept[0]) == user.id
+
+
+@pytest.mark.concurrency
+def test_a_last_write_that_fails_at_the_commit_raises_as_sqlalchemy_does_and_nothing_is_kept(dialect):
+    user = UserFactory()
+    db.session.commit()
+    ids, = reserve_ids((Notification.__table__, 1))
+    orphan = {**_notification(user, ids[0]), "user_id": user.id + 1000}  # no such account
+    with pytest.raises(sa.exc.IntegrityError):
+        insert_together([(Notification.__table__, [orphan])], last=True)
+        db.session.commit()
+    db.session.rollback()
+    assert _committed_notification(ids[0]) is None
+    assert db.session.scalar(sa.select(sa.func.count(User.id))) == 1  # the session works on
+
+
 def test_a_row_read_with_core_becomes_the_sessions_own_object_without_a_query(count_queries):
     user = UserFactory()
     db.session.flush()

@@ -607,7 +607,7 @@ def _write_sign_ups(actor: User, created: list[Enrolment], positions: dict[int, 
             outbox.extend({**message, "notification_id": notification["id"]} for message in messages)
     rows = [{key: getattr(e, key) for key in _ENROLMENT_KEYS} for e in created]
     insert_together([(Enrolment.__table__, rows), (AuditEntry.__table__, audits), (Notification.__table__, inbox),
-                     (OutboxMessage.__table__, outbox)])
+                     (OutboxMessage.__table__, outbox)], last=True)
 
 
 # ---- sessions that change -------------------------------------------------------------------------------------
