@@ -84,10 +84,22 @@ def test_a_last_write_goes_out_with_the_commit_in_one_message(count_queries, dia
     db.session.commit()
     ids, = reserve_ids((Notification.__table__, 1))
     row = _notification(user, ids[0])
-    with count_queries() as statements:
-        insert_together([(Notification.__table__, [row])], last=True)
-        db.session.commit()
+    sent: list[str] = []
+
+    def record(conn, cursor, statement, *_args) -> None:
+        sent.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        with count_queries() as statements:
+            insert_together([(Notification.__table__, [row])], last=True)
+            db.session.commit()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
     assert statements() == 1
+    if dialect == "postgresql":  # the write and the COMMIT left in one message, the lock ends as the write lands
+        (message,) = sent
+        assert message.endswith("; COMMIT; BEGIN")
     assert _committed_notification(ids[0]) == user.id
     # The connection is fine afterwards: the next transaction reads and commits as usual.
     assert db.session.scalar(sa.select(sa.func.count(Notification.id))) == 1
