@@ -160,7 +160,7 @@ def seat_lock_holds(engine, environs, sign_up) -> list[float]:
         marks.setdefault("released", time.perf_counter())
 
     def after_execute(conn, cursor, statement, *_args) -> None:
-        if statement.rstrip().endswith("COMMIT; BEGIN"):
+        if statement.rstrip().endswith("; COMMIT"):
             released()
 
     services.lock_and_recount = locking

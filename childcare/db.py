@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+import psycopg2.extensions
 import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
@@ -108,6 +109,8 @@ def _sqlite_on_begin(conn: sa.Connection) -> None:
 # option `prepared_statements=False` (PREPARED_STATEMENTS=0) turns them off.
 
 MAX_PREPARED_PER_CONNECTION = 100
+_PSYCOPG2_READY = psycopg2.extensions.STATUS_READY
+_PSYCOPG2_IDLE = psycopg2.extensions.TRANSACTION_STATUS_IDLE
 _PYFORMAT_PARAMETER = re.compile(r"%\((\w+)\)s")
 
 
@@ -205,8 +208,15 @@ def _execute_prepared_text(connection: sa.Connection, sql: str, bound: dict[str,
     and the engine's cursor events see the statement."""
     pooled = connection.connection
     sent, made = as_prepared(pooled, sql)
-    sent = f"{sent}; {then}" if then else sent
-    cursor = pooled.dbapi_connection.cursor()
+    rows = _execute_on_cursor(connection, with_pending_begin(pooled, f"{sent}; {then}" if then else sent), bound)
+    remember_prepared(pooled, sql, made)
+    return rows
+
+
+def _execute_on_cursor(connection: sa.Connection, sent: str, bound: dict[str, Any]) -> list:
+    """Send `sent` on a cursor of the connection's DBAPI connection and answer its raw rows, as SQLAlchemy's own
+    execution would: the engine's cursor events see it, and errors are wrapped (a dropped connection invalidated)."""
+    cursor = connection.connection.dbapi_connection.cursor()
     try:
         for listener in connection.dispatch.before_cursor_execute:
             listener(connection, cursor, sent, bound, None, False)
@@ -218,7 +228,6 @@ def _execute_prepared_text(connection: sa.Connection, sql: str, bound: dict[str,
         connection._handle_dbapi_exception(error, sent, bound, cursor, None)
     finally:
         cursor.close()
-    remember_prepared(pooled, sql, made)
     return rows
 
 
@@ -243,12 +252,71 @@ def _bound(statement: sa.Executable, params: dict[str, Any], connection: sa.Conn
     return plan, bound
 
 
+# ---- a transaction's BEGIN, sent with its first statement (PostgreSQL) -------------------------------------------
+# psycopg2 sends BEGIN on its own before a transaction's first statement, and the COMMIT of a transaction whose last
+# write already went out with its COMMIT (below) on its own too: two round trips of a sign-up's six that carry no
+# work, each a wake-up of the database and of the worker. So while SQLAlchemy's transaction lasts, the driver is put
+# in autocommit mode (its own flag: no round trip) and the transaction is ours: BEGIN goes out in one message with
+# the first statement, COMMIT or ROLLBACK only when the database is in a transaction (libpq's own status says so).
+# Nothing ever runs outside it: every path to the driver (SQLAlchemy's execution, run_prepared, the seat lock) puts
+# the waiting BEGIN first. A connection in autocommit by someone else's choice is left as it is.
+
+_BEGIN_WAITS = "childcare.begin_waits"
+_OURS = "childcare.transaction_ours"
+
+
+def with_pending_begin(pooled: Any, sql: str) -> str:
+    """`sql` as it must go out on this pooled connection: after the transaction's BEGIN, if that has not gone out."""
+    return f"BEGIN; {sql}" if pooled.info.pop(_BEGIN_WAITS, False) else sql
+
+
+@event.listens_for(Engine, "begin")
+def _begin_with_first_statement(conn: sa.Connection) -> None:
+    if conn.dialect.driver != "psycopg2":
+        return
+    pooled = conn.connection
+    raw = pooled.dbapi_connection
+    if raw.autocommit or raw.status != _PSYCOPG2_READY:
+        return  # autocommit chosen elsewhere, or a transaction the driver already began: the driver's way
+    raw.autocommit = True
+    pooled.info[_OURS] = True
+    pooled.info[_BEGIN_WAITS] = True
+
+
+@event.listens_for(Engine, "handle_error")
+def _begin_again_if_it_never_left(context: Any) -> None:
+    """A first statement that failed before it left (the driver could not send its values) took the BEGIN with it:
+    the next statement of the transaction carries it again, so that nothing runs outside the transaction."""
+    statement, conn = context.statement, context.connection
+    if conn is None or not statement or not statement.startswith("BEGIN; "):
+        return
+    with contextlib.suppress(sa.exc.SQLAlchemyError):  # invalidated: nothing to begin again
+        pooled = conn.connection
+        if pooled.info.get(_OURS) and pooled.dbapi_connection.info.transaction_status == _PSYCOPG2_IDLE:
+            pooled.info[_BEGIN_WAITS] = True
+
+
+def _end_our_transaction(conn: sa.Connection, word: str) -> None:
+    """COMMIT or ROLLBACK where the database is in a transaction of ours, then the driver is as it was."""
+    pooled = conn.connection
+    if not pooled.info.pop(_OURS, False):
+        return
+    began = not pooled.info.pop(_BEGIN_WAITS, False)
+    raw = pooled.dbapi_connection
+    try:
+        if began and raw.info.transaction_status != _PSYCOPG2_IDLE:
+            _execute_on_cursor(conn, word, {})
+    finally:
+        if not raw.closed:
+            raw.autocommit = False
+
+
 # ---- a transaction's last write, sent with its COMMIT (PostgreSQL) ----------------------------------------------
 # A sign-up holds its programme's seat lock from the recount to the COMMIT. Sent on its own, its write comes back to
 # a worker that must be scheduled again (on a busy machine, behind every other process) before the COMMIT can leave,
-# and the lock waits all that time. Sent with the COMMIT, the lock ends as the write lands. The message ends with a
-# BEGIN, so that the connection is in a transaction again, as psycopg2 believes: the boundary's own COMMIT then ends
-# an empty transaction (no WAL to flush) outside the lock.
+# and the lock waits all that time. Sent with the COMMIT, the lock ends as the write lands, and in a transaction of
+# ours (above) the boundary has nothing left to send. (In a transaction psycopg2 began itself, the message ends with
+# a BEGIN, so that the connection is in one again as the driver believes, and the driver's COMMIT ends it empty.)
 
 _AT_COMMIT = "childcare.write_at_commit"
 
@@ -271,8 +339,12 @@ def _send_write_at_commit(connection: sa.Connection, *, commit: bool = False) ->
     waiting = pooled.info.pop(_AT_COMMIT, None)
     if waiting is not None:
         sql, bound = waiting
-        in_transaction = not pooled.dbapi_connection.autocommit  # in autocommit the write commits by itself
-        _execute_prepared_text(connection, sql, bound, then="COMMIT; BEGIN" if commit and in_transaction else "")
+        then = ""  # in the driver's autocommit, not ours, the write commits by itself
+        if commit and pooled.info.get(_OURS):
+            then = "COMMIT"
+        elif commit and not pooled.dbapi_connection.autocommit:
+            then = "COMMIT; BEGIN"  # the driver's own transaction: it believes it is in one, and ends it itself
+        _execute_prepared_text(connection, sql, bound, then=then)
 
 
 @event.listens_for(Engine, "before_cursor_execute")
@@ -282,22 +354,51 @@ def _write_before_other_statements(conn: sa.Connection, cursor: Any, statement: 
         _send_write_at_commit(conn)
 
 
+@event.listens_for(Engine, "before_cursor_execute", retval=True)
+def _send_begin_first(conn: sa.Connection, cursor: Any, statement: str, parameters: Any, context: Any,
+                      executemany: bool) -> tuple[str, Any]:
+    pooled = conn.connection  # after _write_before_other_statements: a waiting write takes the BEGIN with it
+    if _BEGIN_WAITS in pooled.info:
+        if executemany:  # one statement, many parameter sets: BEGIN goes once, on its own
+            pooled.info.pop(_BEGIN_WAITS)
+            cursor.execute("BEGIN")
+        else:
+            statement = with_pending_begin(pooled, statement)
+    return statement, parameters
+
+
 @event.listens_for(Engine, "commit")
 def _write_with_commit(conn: sa.Connection) -> None:
     if _AT_COMMIT in conn.connection.info:
         _send_write_at_commit(conn, commit=True)
+    _end_our_transaction(conn, "COMMIT")  # nothing to send when the write took the COMMIT with it
 
 
 @event.listens_for(Engine, "begin")
-@event.listens_for(Engine, "rollback")
 def _drop_write_at_commit(conn: sa.Connection) -> None:
     with contextlib.suppress(sa.exc.SQLAlchemyError):  # an invalidated connection has nothing waiting
         conn.connection.info.pop(_AT_COMMIT, None)
 
 
+@event.listens_for(Engine, "rollback")
+def _drop_write_and_roll_back(conn: sa.Connection) -> None:
+    try:
+        info = conn.connection.info
+    except sa.exc.SQLAlchemyError:
+        return  # invalidated: the connection is gone, and with it its transaction
+    info.pop(_AT_COMMIT, None)
+    _end_our_transaction(conn, "ROLLBACK")
+
+
 @event.listens_for(sa.pool.Pool, "reset")
-def _drop_write_at_commit_on_return(dbapi_connection: Any, record: Any, reset_state: Any) -> None:
+def _end_everything_on_return(dbapi_connection: Any, record: Any, reset_state: Any) -> None:
+    """A connection given back to the pool keeps no write waiting and no transaction of ours open."""
     record.info.pop(_AT_COMMIT, None)
+    if record.info.pop(_OURS, False):
+        began = not record.info.pop(_BEGIN_WAITS, False)
+        if began and dbapi_connection.info.transaction_status != _PSYCOPG2_IDLE:
+            dbapi_connection.cursor().execute("ROLLBACK")  # an error here makes the pool discard the connection
+        dbapi_connection.autocommit = False
 
 
 def _hot_plan(statement: sa.Executable, params: dict[str, Any], dialect: sa.Dialect) -> _HotPlan:

@@ -160,6 +160,7 @@ def count_queries(app):
         statements: list[str] = []
 
         def before(conn, cursor, statement, parameters, context, executemany):
+            statement = statement.removeprefix("BEGIN; ")  # PostgreSQL: a transaction's BEGIN goes with its first
             if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "COMMIT")):
                 statements.append(statement)
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import psycopg2
+import psycopg2.extensions
 import pytest
 import sqlalchemy as sa
 
@@ -98,12 +101,145 @@ def test_a_last_write_goes_out_with_the_commit_in_one_message(count_queries, dia
         sa.event.remove(db.engine, "before_cursor_execute", record)
     assert statements() == 1
     if dialect == "postgresql":  # the write and the COMMIT left in one message, the lock ends as the write lands
-        (message,) = sent
-        assert message.endswith("; COMMIT; BEGIN")
+        (message,) = sent  # and nothing after it: the boundary's commit had nothing left to send
+        assert message.endswith("; COMMIT")
     assert _committed_notification(ids[0]) == user.id
     # The connection is fine afterwards: the next transaction reads and commits as usual.
     assert db.session.scalar(sa.select(sa.func.count(Notification.id))) == 1
     db.session.commit()
+
+
+def _new_user(name: str) -> User:
+    """An account added to the session, not committed (factories commit)."""
+    user = User(phone=f"+86137{abs(hash(name)) % 10**8:08d}", name=name, password_hash="x")
+    db.session.add(user)
+    return user
+
+
+def _user_names() -> list[str]:
+    with db.engine.connect() as other:  # another connection: sees only what was committed
+        return list(other.scalars(sa.select(User.name).order_by(User.id)))
+
+
+def _messages_sent(engine: sa.Engine) -> tuple[list[str], Any]:
+    """Every message the app sends through SQLAlchemy from now on (the caller removes the returned listener)."""
+    sent: list[str] = []
+
+    def record(conn, cursor, statement, *_args) -> None:
+        sent.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    return sent, record
+
+
+@pytest.mark.concurrency
+def test_a_transactions_begin_goes_out_with_its_first_statement_and_its_commit_ends_it(dialect):
+    if dialect != "postgresql":
+        pytest.skip("SQLite's BEGIN (IMMEDIATE) is a call into the library, not a round trip")
+    sent, record = _messages_sent(db.engine)
+    try:
+        user = _new_user("甲")
+        db.session.flush()
+        raw = core_connection().connection.dbapi_connection
+        # The database is in a transaction that the driver did not begin: it sent no BEGIN of its own.
+        assert raw.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_INTRANS
+        assert raw.status == psycopg2.extensions.STATUS_READY
+        db.session.commit()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    assert sent[0].startswith("BEGIN; INSERT INTO users")
+    assert not any(message.startswith("BEGIN") for message in sent[1:])
+    assert sent[-1] == "COMMIT"
+    assert raw.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_IDLE and not raw.autocommit
+    assert _user_names() == [user.name]
+
+
+@pytest.mark.concurrency
+def test_a_transaction_that_ran_nothing_sends_nothing(dialect):
+    if dialect != "postgresql":
+        pytest.skip("the BEGIN that waits for a first statement is PostgreSQL's")
+    with db.engine.connect() as connection:
+        sent, record = _messages_sent(db.engine)
+        try:
+            connection.begin()
+            connection.commit()
+            connection.begin()
+            connection.rollback()
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", record)
+        raw = connection.connection.dbapi_connection
+        assert sent == []
+        assert raw.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_IDLE and not raw.autocommit
+
+
+@pytest.mark.concurrency
+def test_a_rollback_keeps_nothing_of_the_transaction_and_the_connection_works_on(dialect):
+    _new_user("留下")
+    db.session.commit()
+    _new_user("撤回")
+    db.session.flush()
+    db.session.execute(sa.update(User).values(name="改过"))
+    db.session.rollback()
+    assert _user_names() == ["留下"]
+    _new_user("再来")
+    db.session.commit()
+    assert _user_names() == ["留下", "再来"]
+
+
+@pytest.mark.concurrency
+def test_an_error_in_a_transaction_rolls_back_the_work_before_it(dialect):
+    _new_user("先写")
+    db.session.flush()
+    with pytest.raises(sa.exc.IntegrityError):
+        db.session.execute(sa.insert(User).values(phone=None, name="错"))  # phone is required
+    db.session.rollback()
+    assert _user_names() == []
+    _new_user("后写")
+    db.session.commit()
+    assert _user_names() == ["后写"]
+
+
+@pytest.mark.concurrency
+def test_a_first_statement_that_never_left_leaves_the_transaction_whole(dialect):
+    with db.engine.connect() as connection:
+        connection.begin()
+        with pytest.raises(sa.exc.SQLAlchemyError):  # the driver cannot send this value: nothing leaves
+            connection.execute(sa.text("SELECT :value"), {"value": object()})
+        connection.execute(sa.insert(User).values(phone="+8613800008888", name="不留", password_hash="x",
+                                                  created_at=utcnow()))
+        connection.rollback()
+    assert _user_names() == []
+
+
+@pytest.mark.concurrency
+def test_many_parameter_sets_as_the_first_statement_run_inside_the_transaction(dialect):
+    first, second = _new_user("一"), _new_user("二")
+    db.session.commit()
+    ids = [first.id, second.id]
+    db.session.commit()  # the read of the ids ends: SQLite has one writer at a time
+    with db.engine.connect() as connection:
+        connection.begin()
+        result = connection.execute(sa.text("UPDATE users SET name = :name WHERE id = :id"),
+                                    [{"name": "改", "id": ids[0]}, {"name": "改", "id": ids[1]}])
+        assert result.rowcount == 2
+        connection.rollback()
+    assert _user_names() == ["一", "二"]
+
+
+@pytest.mark.concurrency
+def test_a_connection_given_back_to_the_pool_in_a_transaction_keeps_nothing_of_it(dialect):
+    if dialect != "postgresql":
+        pytest.skip("the pool's own rollback covers SQLite")
+    connection = db.engine.connect()
+    connection.begin()
+    connection.execute(sa.insert(User).values(phone="+8613800009999", name="半途", password_hash="x",
+                                              locale="zh_CN", created_at=utcnow()))
+    pooled = connection.connection
+    raw = pooled.dbapi_connection
+    pooled.close()  # back to the pool under the Connection's feet, as a connection collected as garbage goes
+    assert raw.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_IDLE and not raw.autocommit
+    connection.invalidate()  # the Connection itself is done with
+    assert _user_names() == []
 
 
 @pytest.mark.concurrency

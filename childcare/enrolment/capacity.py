@@ -20,6 +20,7 @@ from childcare.db import (
     remember_prepared,
     reserve_ids,
     take_sqlite_write_lock,
+    with_pending_begin,
 )
 from childcare.enrolment.models import LIVE, SEAT_HOLDING, Enrolment, EnrolmentStatus
 from childcare.errors import Busy
@@ -136,7 +137,7 @@ def lock_and_recount(programme_id: int, session_ids: Sequence[int | None], *, pr
             lock, recount = _pg_lock_and_recount(day=bool(real), id_tables=names)
             (lock_sent, lock_made), (recount_sent, recount_made) = (as_prepared(connection, lock),
                                                                     as_prepared(connection, recount))
-            cursor.execute(f"{lock_sent}; {recount_sent}", params)
+            cursor.execute(with_pending_begin(connection, f"{lock_sent}; {recount_sent}"), params)
             rows = cursor.fetchall()  # the last statement's: the lock only locks
             remember_prepared(connection, lock, lock_made)
             remember_prepared(connection, recount, recount_made)

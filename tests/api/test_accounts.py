@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 
 from childcare.accounts.models import ApiToken, User
 from childcare.api.auth import hash_token
@@ -179,8 +180,10 @@ def test_on_postgresql_a_due_token_is_stamped_by_its_lookup_and_committed_with_t
 
     def watch(conn, cursor, statement, parameters, context, executemany):
         made = conn.connection.info.get("prepared_statements", {})  # the SQL behind an EXECUTE, if it is one
-        sent.append((conn.connection.dbapi_connection.autocommit,
-                     next((sql for sql, execute in made.items() if execute == statement), statement)))
+        own = statement.removeprefix("BEGIN; ")  # a transaction's BEGIN goes out with its first statement
+        database = conn.connection.dbapi_connection.info
+        in_transaction = own != statement or database.transaction_status != TRANSACTION_STATUS_IDLE
+        sent.append((in_transaction, next((sql for sql, execute in made.items() if execute == own), own)))
 
     sa.event.listen(engine, "before_cursor_execute", watch)
     try:
@@ -189,9 +192,9 @@ def test_on_postgresql_a_due_token_is_stamped_by_its_lookup_and_committed_with_t
         sa.event.remove(engine, "before_cursor_execute", watch)
     assert response.status_code == 200
     # One statement: the lookup, which stamps; nothing outside the request's transaction, no UPDATE of its own.
-    assert len(sent) == 1
-    autocommit, statement = sent[0]
-    assert not autocommit
+    assert [statement for _in_transaction, statement in sent[1:]] == ["COMMIT"]
+    in_transaction, statement = sent[0]
+    assert in_transaction
     assert "UPDATE api_tokens SET last_used_at" in statement and "SKIP LOCKED" in statement
     assert utcnow() - _last_used(app, token) < timedelta(minutes=1)
     with app.app_context(), db.engine.connect() as connection:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+import psycopg2
+import psycopg2.errors
 import pytest
 
 from childcare.accounts.models import User
@@ -86,6 +88,48 @@ def test_a_seat_lock_held_too_long_answers_busy_not_an_error(app, dialect, monke
     finally:
         release.set()
         holder.join()
+
+
+def _locked_elsewhere(programme_id: int) -> bool:
+    """Whether another connection finds the programme's row locked (it does not wait)."""
+    url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    other = psycopg2.connect(url)
+    other.autocommit = True
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM programmes WHERE id = %s FOR UPDATE NOWAIT", (programme_id,))
+        return False
+    except psycopg2.errors.LockNotAvailable:
+        return True
+    finally:
+        other.close()
+
+
+def _lock_and_recount(programme_id: int) -> None:
+    capacity.lock_and_recount(programme_id, [None], priority=100, child_ids=[])
+
+
+def _lock_capacity(programme_id: int) -> None:
+    capacity.lock_capacity(programme_id=programme_id)
+
+
+@pytest.mark.concurrency
+@pytest.mark.usefixtures("app_ctx")
+@pytest.mark.parametrize("take_lock", [_lock_and_recount, _lock_capacity])
+def test_a_seat_lock_taken_first_in_a_transaction_holds_until_the_transaction_ends(dialect, take_lock):
+    if dialect != "postgresql":
+        pytest.skip("SQLite's lock is its one writer at a time, taken at BEGIN IMMEDIATE")
+    camp_id = ProgrammeFactory().id
+    db.session.remove()  # the lock is the next transaction's first statement, with the BEGIN it carries
+    with unit_of_work():
+        take_lock(camp_id)
+        assert _locked_elsewhere(camp_id)
+    assert not _locked_elsewhere(camp_id)
+    with unit_of_work():
+        take_lock(camp_id)
+        assert _locked_elsewhere(camp_id)
+        db.session.rollback()
+        assert not _locked_elsewhere(camp_id)
 
 
 @pytest.mark.usefixtures("app_ctx")
