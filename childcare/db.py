@@ -296,18 +296,24 @@ def _begin_again_if_it_never_left(context: Any) -> None:
             pooled.info[_BEGIN_WAITS] = True
 
 
+def _ours_to_end(info: dict, raw: Any) -> bool:
+    """Forget the transaction of ours on this connection (if any); True when the database is still in it."""
+    if not info.pop(_OURS, False):
+        return False
+    began = not info.pop(_BEGIN_WAITS, False)
+    return began and raw.info.transaction_status != _PSYCOPG2_IDLE
+
+
 def _end_our_transaction(conn: sa.Connection, word: str) -> None:
     """COMMIT or ROLLBACK where the database is in a transaction of ours, then the driver is as it was."""
     pooled = conn.connection
-    if not pooled.info.pop(_OURS, False):
-        return
-    began = not pooled.info.pop(_BEGIN_WAITS, False)
     raw = pooled.dbapi_connection
+    ours = pooled.info.get(_OURS, False)
     try:
-        if began and raw.info.transaction_status != _PSYCOPG2_IDLE:
+        if _ours_to_end(pooled.info, raw):
             _execute_on_cursor(conn, word, {})
     finally:
-        if not raw.closed:
+        if ours and not raw.closed:
             raw.autocommit = False
 
 
@@ -394,10 +400,10 @@ def _drop_write_and_roll_back(conn: sa.Connection) -> None:
 def _end_everything_on_return(dbapi_connection: Any, record: Any, reset_state: Any) -> None:
     """A connection given back to the pool keeps no write waiting and no transaction of ours open."""
     record.info.pop(_AT_COMMIT, None)
-    if record.info.pop(_OURS, False):
-        began = not record.info.pop(_BEGIN_WAITS, False)
-        if began and dbapi_connection.info.transaction_status != _PSYCOPG2_IDLE:
-            dbapi_connection.cursor().execute("ROLLBACK")  # an error here makes the pool discard the connection
+    ours = record.info.get(_OURS, False)
+    if _ours_to_end(record.info, dbapi_connection):
+        dbapi_connection.cursor().execute("ROLLBACK")  # an error here makes the pool discard the connection
+    if ours:
         dbapi_connection.autocommit = False
 
 
