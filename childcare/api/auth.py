@@ -82,16 +82,19 @@ def bearer_token() -> str | None:
 
 _users = User.__table__
 _grants = RoleGrant.__table__
+# The account as a request needs it: its secrets (the password's hash, the calendar feed's token) are not read on
+# every call; they load if a request asks for them.
+_ACCOUNT_COLUMNS = [column for column in _users.c if column.key not in ("password_hash", "calendar_token")]
 # The token, its account and the account's roles (one row per role, or one row with none) in one round trip.
 _TOKEN_WITH_ACCOUNT = (sa.select(ApiToken.id.label("token_id"), ApiToken.last_used_at.label("token_last_used_at"),
-                                 *_users.c, *(column.label(f"grant_{column.key}") for column in _grants.c))
+                                 *_ACCOUNT_COLUMNS, *(column.label(f"grant_{column.key}") for column in _grants.c))
                        .join(_users, _users.c.id == ApiToken.user_id)
                        .outerjoin(_grants, _grants.c.user_id == _users.c.id)
                        .where(ApiToken.token_hash == sa.bindparam("token_hash"), ApiToken.revoked_at.is_(None),
                               _users.c.active.is_(True))
                        .order_by(_grants.c.id)
                        .execution_options(prepared=True))
-_USER_KEYS = [column.key for column in _users.c]
+_USER_KEYS = [column.key for column in _ACCOUNT_COLUMNS]
 _GRANT_KEYS = [column.key for column in _grants.c]
 _USERS_AT = slice(2, 2 + len(_USER_KEYS))  # the row: token id, token's last use, the account, one role
 _GRANT_AT = slice(_USERS_AT.stop, _USERS_AT.stop + len(_GRANT_KEYS))

@@ -410,11 +410,14 @@ _FAMILY = (_children.join(_mine, sa.and_(_mine.c.child_id == _children.c.id,
            .join(_users, _users.c.id == _theirs.c.user_id)
            .outerjoin(_live, sa.and_(_live.c.child_id == _children.c.id, _live.c.status.in_(LIVE),
                                      _live.c.programme_id == sa.bindparam("programme_id"))))
+# Of a child, a sign-up reads what its rules and messages need (name, birth date, grade); the rest of the record
+# (medical notes, allergies, contacts) never leaves the database on this path, and would load if something asked.
+_CHILD_COLUMNS = [_children.c[key] for key in ("id", "name", "birth_date", "grade")]
 _ENROLLED_ELSEWHERE = (sa.exists().where(_other.c.child_id == _children.c.id, _other.c.status.in_(LIVE),
                                          _other.c.programme_id != sa.bindparam("programme_id"))
                        .correlate(_children).label("enrolled_elsewhere"))
 _PROGRAMME_AND_CHILDREN = (
-    sa.select(*(column.label(f"programme_{column.key}") for column in _programmes.c), *_children.c,
+    sa.select(*(column.label(f"programme_{column.key}") for column in _programmes.c), *_CHILD_COLUMNS,
               _users.c.id.label("guardian_id"), _users.c.locale.label("guardian_locale"),
               _users.c.phone.label("guardian_phone"), *(column.label(f"live_{column.key}") for column in _live.c),
               _ENROLLED_ELSEWHERE)
@@ -423,7 +426,7 @@ _PROGRAMME_AND_CHILDREN = (
     .order_by(_children.c.id, _theirs.c.id, _live.c.id)
     .execution_options(prepared=True))
 _PROGRAMME_KEYS = [column.key for column in _programmes.c]
-_CHILD_KEYS = [column.key for column in _children.c]
+_CHILD_KEYS = [column.key for column in _CHILD_COLUMNS]
 _LIVE_KEYS = [column.key for column in _live.c]
 _ENROLMENT_KEYS = [column.key for column in Enrolment.__table__.columns]
 # Where each part sits in a row: the programme, the child, the guardian (id, locale, phone), a live enrolment here,

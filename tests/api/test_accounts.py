@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 
 from childcare.accounts.models import ApiToken, User
-from childcare.api.auth import hash_token
+from childcare.api.auth import authenticate_request, hash_token
 from childcare.db import db, utcnow
 from tests.api.conftest import make_token
 from tests.factories import PASSWORD, CommunityFactory, CoordinatorFactory, UserFactory
@@ -142,6 +142,17 @@ def test_the_token_lookup_is_one_query_with_the_roles(api, count_queries):
     with count_queries() as n:
         assert guardian.get("/api/v1/me").status_code == 200
     assert n() == 1
+
+
+def test_an_api_call_works_with_the_account_but_not_its_secrets(app):
+    with app.app_context():
+        token = make_token(UserFactory(calendar_token="feed-secret"))
+        db.session.remove()
+    with app.test_request_context("/api/v1/me", headers={"Authorization": f"Bearer {token}"}):
+        account = authenticate_request()
+        assert {"password_hash", "calendar_token"} <= sa.inspect(account).unloaded
+        assert account.calendar_token == "feed-secret"  # read when something asks for it
+        db.session.remove()
 
 
 def test_unknown_api_paths_and_methods_answer_problem_json(client):

@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from flask_babel import force_locale
 
+from childcare.accounts.models import User
 from childcare.audit.models import AuditEntry
 from childcare.children.models import Guardianship
 from childcare.db import db, run_prepared
@@ -111,6 +112,19 @@ def test_a_child_with_two_guardians_and_other_classes_is_seen_whole_and_each_gua
     same_hours = ProgrammeWithSessionsFactory(starts_on=morning.starts_on)
     with refuses(services.Overlap, "思维数学"):
         services.enrol(actor=father, programme_id=same_hours.id, child_ids=[child.id])
+
+
+def test_a_sign_up_leaves_the_childs_medical_record_where_it_is():
+    guardian = UserFactory()
+    child = ChildFactory(guardian=guardian, allergies="花生", medical_notes="哮喘", special_needs="助听器",
+                         emergency_contact_phone="+8613800000000")
+    camp_id, child_id, guardian_id = ProgrammeFactory().id, child.id, guardian.id
+    db.session.expunge_all()  # as in a request: the sign-up reads the child itself
+    (seat,) = services.enrol(actor=db.session.get(User, guardian_id), programme_id=camp_id, child_ids=[child_id])
+    assert seat.status == S.CONFIRMED
+    unread = sa.inspect(seat.child).unloaded
+    assert {"allergies", "medical_notes", "special_needs", "emergency_contact_phone"} <= unread
+    assert seat.child.medical_notes == "哮喘"  # read when something asks for it
 
 
 # ---- who may enrol ------------------------------------------------------------------------------------------------
