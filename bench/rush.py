@@ -16,10 +16,15 @@ import http.client
 import json
 import math
 import os
+import statistics
+import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 HOST = "127.0.0.1"  # the rush only ever targets this machine
 
@@ -65,11 +70,16 @@ def prepare(api: Api, admin: str, n: int, seats: int, prefix: str,
     """Make N guardians with a child each and a fresh programme of S seats; answer both and the admin token."""
     phone, password = admin.split(":", 1)
     admin_token = api.call("POST", "/api/v1/tokens", {"phone": phone, "password": password})["token"]
-    communities = items(api.call("GET", "/api/v1/communities"))
-    if not communities:
-        raise SystemExit("no community: run `flask demo load` or create one first")
-    families = []
-    for i in range(n):
+    families = make_families(api, n, prefix)
+    return new_programme(api, admin_token, seats, starts_in_days), families, admin_token
+
+
+def make_families(api: Api, n: int, prefix: str, first: int = 0, threads: int = 1) -> list[tuple[str, int]]:
+    """N guardians (phones prefix + 5 digits, from `first` on) with a child each, made through the API or reused
+    from an earlier run; answers (token, child id) per guardian. Each account costs two password hashes, so many
+    are made on a few connections at once (`threads`)."""
+
+    def family(i: int) -> tuple[str, int]:
         guardian_phone = f"{prefix}{i:05d}"
         secret = "Rush-pass-2026!"
         status, _data, _ = api.raw("POST", "/api/v1/accounts",
@@ -79,23 +89,30 @@ def prepare(api: Api, admin: str, n: int, seats: int, prefix: str,
         token = api.call("POST", "/api/v1/tokens", {"phone": guardian_phone, "password": secret})["token"]
         children = items(api.call("GET", "/api/v1/children", token=token))
         if children:
-            child_id = children[0]["id"]
-        else:
-            child_id = api.call("POST", "/api/v1/children", {"name": f"孩子{i}", "gender": "female",
-                                                             "birth_date": "2016-03-01", "grade": 3,
-                                                             "consent": True}, token)["id"]
-        families.append((token, child_id))
+            return token, children[0]["id"]
+        return token, api.call("POST", "/api/v1/children", {"name": f"孩子{i}", "gender": "female",
+                                                            "birth_date": "2016-03-01", "grade": 3,
+                                                            "consent": True}, token)["id"]
+
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        return list(pool.map(family, range(first, first + n)))
+
+
+def new_programme(api: Api, admin_token: str, seats: int, starts_in_days: int = 40) -> int:
+    """A whole-mode holiday camp of S seats, open for sign-up now, in the first community; answers its id."""
+    communities = items(api.call("GET", "/api/v1/communities"))
+    if not communities:
+        raise SystemExit("no community: run `flask demo load` or create one first")
     now = datetime.now(UTC)
     start = date.today() + timedelta(days=starts_in_days)
-    programme = api.call("POST", "/api/v1/programmes", {
+    return api.call("POST", "/api/v1/programmes", {
         "community_id": communities[0]["id"], "kind": "holiday_camp", "title": f"rush {time.time():.0f}",
         "capacity": seats, "mode": "whole", "starts_on": start.isoformat(),
         "ends_on": (start + timedelta(days=11)).isoformat(), "weekdays": [1, 2, 3, 4, 5],
         "start_time": "09:00", "end_time": "12:00",
         "registration_opens_at": (now - timedelta(hours=1)).isoformat(timespec="seconds"),
         "registration_closes_at": (now + timedelta(days=20)).isoformat(timespec="seconds"),
-        "allocation": "first_come", "promotion": "auto", "needs_approval": False}, admin_token)
-    return programme["id"], families, admin_token
+        "allocation": "first_come", "promotion": "auto", "needs_approval": False}, admin_token)["id"]
 
 
 def cpu_seconds(port: int) -> dict[str, float]:
@@ -135,7 +152,10 @@ def cpu_seconds(port: int) -> dict[str, float]:
     return seconds
 
 
-STAMP_RESOLUTION_S = 60  # childcare.api.auth.LAST_USED_RESOLUTION: a token is stamped at most once a minute
+STAMP_RESOLUTION_S = 60
+#: the bare floor's database, as ../shared/peers/limit/serve.sh makes it
+FLOOR_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/limit_peer"
+WARM_FAMILIES = 40  # childcare.api.auth.LAST_USED_RESOLUTION: a token is stamped at most once a minute
 
 
 def book_elsewhere(api: Api, admin_token: str, families: list[tuple[str, int]], days: int,
@@ -173,9 +193,19 @@ def percentile(values: list[float], q: float) -> float:
 
 def rush(api: Api, programme_id: int, families: list[tuple[str, int]], concurrency: int) -> dict:
     """Fire one enrolment per family at the given concurrency; answer outcomes and latencies."""
-    results: list[tuple[int, str, float]] = []
+    requests = [("/api/v1/enrolments", {"programme_id": programme_id, "child_ids": [child_id]}, token)
+                for token, child_id in families]
+    return fire(api, requests, concurrency,
+                lambda status, data: data["enrolments"][0]["status"] if status in (200, 201) else f"http {status}")
+
+
+def fire(api: Api, requests: list[tuple[str, dict, str | None]], concurrency: int,
+         outcome_of: Callable[[int, Any], str]) -> dict:
+    """POST each (path, body, token) at the given concurrency, each on its own connection, all clients starting
+    together; answer how many ended how (`outcome_of` names an answer), requests/s and latencies."""
+    results: list[tuple[str, float]] = []
     lock = threading.Lock()
-    queue = list(enumerate(families))
+    queue = list(requests)
     barrier = threading.Barrier(concurrency + 1)
 
     def worker():
@@ -184,15 +214,14 @@ def rush(api: Api, programme_id: int, families: list[tuple[str, int]], concurren
             with lock:
                 if not queue:
                     return
-                _index, (token, child_id) = queue.pop(0)
+                path, body, token = queue.pop(0)
             try:
-                status, data, elapsed = api.raw("POST", "/api/v1/enrolments",
-                                                {"programme_id": programme_id, "child_ids": [child_id]}, token)
-                outcome = data["enrolments"][0]["status"] if status in (200, 201) else f"http {status}"
+                status, data, elapsed = api.raw("POST", path, body, token)
+                outcome = outcome_of(status, data)
             except Exception as error:  # noqa: BLE001 - every failure is counted, none is fatal
                 elapsed, outcome = float("nan"), f"error {type(error).__name__}"
             with lock:
-                results.append((child_id, outcome, elapsed))
+                results.append((outcome, elapsed))
 
     threads = [threading.Thread(target=worker) for _ in range(concurrency)]
     for thread in threads:
@@ -202,9 +231,9 @@ def rush(api: Api, programme_id: int, families: list[tuple[str, int]], concurren
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - started
-    latencies = [r[2] * 1000 for r in results if not math.isnan(r[2])]
+    latencies = [r[1] * 1000 for r in results if not math.isnan(r[1])]
     outcomes: dict[str, int] = {}
-    for _child, outcome, _ in results:
+    for outcome, _ in results:
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
     return {"wall_s": wall, "rps": len(results) / wall, "outcomes": outcomes,
             "p50_ms": percentile(latencies, 0.50), "p95_ms": percentile(latencies, 0.95),
@@ -249,6 +278,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="rush R programmes one after another with the same guardians (each programme on dates "
                              "of its own; from the second round on, every child already holds the earlier rounds' "
                              "places, as children who attend something do)")
+    parser.add_argument("--floor", type=int, metavar="PORT",
+                        help="the bare floor of ../shared/peers (limit/serve.sh) on this port: each of --rounds rounds "
+                             "rushes it and this server in turn (which goes first alternates), with fresh guardians "
+                             "every round, and prints the ratio of requests/s per round and its median")
+    parser.add_argument("--floor-db", default=os.environ.get("LIMIT_DATABASE_URL", FLOOR_DATABASE_URL),
+                        help="the floor's database, where each round's session is made (psql); default: the "
+                             "peer's own default")
     parser.add_argument("--against", type=int, metavar="PORT",
                         help="a second server on the same database (other code, say): each round rushes both, "
                              "one after the other, so that a noisy machine's drift falls on both alike")
@@ -257,6 +293,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--admin phone:password is required (flask users create --role admin)")
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
+    if args.floor:
+        if args.against or args.elsewhere:
+            parser.error("--floor goes with neither --against nor --elsewhere")
+        return beside_the_floor(args)
     ports = [args.port] + ([args.against] if args.against else [])
     api = Api(args.port)
     print(f"preparing {args.n} guardians and a programme of {args.seats} seats on {HOST}:{args.port} …", flush=True)
@@ -309,6 +349,89 @@ def rush_and_report(api: Api, args: argparse.Namespace, programme_id: int, famil
     print(f"{label}verdict: " + ("PASS" if not problems else "FAIL: " + "; ".join(problems)), flush=True)
     return not problems
 
+
+
+# ---- beside the bare floor -------------------------------------------------------------------------------------
+# The issue's yardstick is the floor's requests/s in the same run. On a shared machine whose speed drifts by half
+# within minutes, one run of each says little; several short rounds, alternating which goes first, let the drift
+# fall on both alike, and the median of the per-round ratios is what to compare with the target.
+
+
+def floor_session(database_url: str, seats: int) -> int:
+    """A fresh session of S seats for the floor (its app has no call that makes one): a row of its own table."""
+    sql = (f"INSERT INTO seats (id, capacity, taken) SELECT coalesce(max(id), 0) + 1, {int(seats)}, 0 "  # noqa: S608
+           "FROM seats RETURNING id")  # an int formatted in, nothing else
+    done = subprocess.run(["psql", "-qAtX", "-v", "ON_ERROR_STOP=1", database_url.replace("+psycopg2", ""),
+                           "-c", sql], capture_output=True, text=True, timeout=60, check=False)
+    if done.returncode:
+        raise SystemExit(f"the floor's database: {done.stderr.strip()[:300]} (is limit/serve.sh running?)")
+    return int(done.stdout.split()[0])
+
+
+def floor_rush(api: Api, session_id: int, n: int, concurrency: int) -> dict:
+    """N claims on the floor's session, by the same client as ours: 201 is a seat, 409 'full'."""
+    requests = [(f"/sessions/{session_id}/enrolments", {"child": f"c{i}"}, None) for i in range(1, n + 1)]
+    return fire(api, requests, concurrency,
+                lambda status, _data: {201: "confirmed", 409: "full"}.get(status, f"http {status}"))
+
+
+def floor_problems(api: Api, session_id: int, n: int, seats: int, report: dict) -> list[str]:
+    problems = []
+    if report["outcomes"] != {"confirmed": seats, "full": n - seats}:
+        problems.append(f"floor outcomes {report['outcomes']}")
+    state = api.call("GET", f"/sessions/{session_id}")
+    if state.get("enrolled") != seats or state.get("taken") != seats:
+        problems.append(f"floor state {state}")
+    return problems
+
+
+def beside_the_floor(args: argparse.Namespace) -> int:
+    """R rounds of our rush and the floor's, each round with guardians of its own; per round and in the median:
+    requests/s of each and their ratio. Every round is verified (ours: S confirmed, N−S waiting at 1..N−S)."""
+    api, floor = Api(args.port), Api(args.floor)
+    phone, password = args.admin.split(":", 1)
+    admin_token = api.call("POST", "/api/v1/tokens", {"phone": phone, "password": password})["token"]
+    total = args.n * args.rounds + WARM_FAMILIES
+    print(f"preparing {total} guardians on {HOST}:{args.port} …", flush=True)
+    families = make_families(api, total, args.prefix, threads=4)
+    warm, families = families[:WARM_FAMILIES], families[WARM_FAMILIES:]
+    # Both warmed on targets of their own. Then every token is let become due its once-a-minute stamp, as in a
+    # real rush (parents sign in minutes before the class opens), so that no round is luckier than another.
+    rush(api, new_programme(api, admin_token, 1, starts_in_days=80), warm, min(args.c, WARM_FAMILIES))
+    floor_rush(floor, floor_session(args.floor_db, 1), WARM_FAMILIES, min(args.c, WARM_FAMILIES))
+    time.sleep(STAMP_RESOLUTION_S + 1)
+    ratios, ours, theirs = [], [], []
+    failed = False
+    for round_ in range(args.rounds):
+        group = families[round_ * args.n:(round_ + 1) * args.n]
+        programme_id = new_programme(api, admin_token, args.seats)
+        session_id = floor_session(args.floor_db, args.seats)
+        reports: dict[str, tuple[dict, list[str]]] = {}
+        for who in ("childcare", "floor") if round_ % 2 == 0 else ("floor", "childcare"):
+            if who == "floor":
+                report = floor_rush(floor, session_id, args.n, args.c)
+                reports[who] = report, floor_problems(floor, session_id, args.n, args.seats, report)
+            else:
+                report = rush(api, programme_id, group, args.c)
+                problems = verify(api, admin_token, programme_id, args.n, args.seats)
+                errors = sum(v for k, v in report["outcomes"].items() if k not in ("confirmed", "waitlisted"))
+                if errors:
+                    problems.append(f"{errors} error responses: {report['outcomes']}")
+                reports[who] = report, problems
+        (mine, my_problems), (floors, floor_failures) = reports["childcare"], reports["floor"]
+        ratios.append(mine["rps"] / floors["rps"])
+        ours.append(mine["rps"])
+        theirs.append(floors["rps"])
+        failed |= bool(my_problems or floor_failures)
+        print(f"round {round_ + 1}: childcare {mine['rps']:.1f} req/s (p99 {mine['p99_ms']:.0f} ms)   "
+              f"floor {floors['rps']:.1f} req/s (p99 {floors['p99_ms']:.0f} ms)   ratio {ratios[-1] * 100:.1f} %"
+              + "".join(f"   FAIL: {problem}" for problem in my_problems + floor_failures), flush=True)
+    api.call("DELETE", "/api/v1/tokens/current", token=admin_token)
+    print(f"medians over {args.rounds} rounds: childcare {statistics.median(ours):.1f} req/s, floor "
+          f"{statistics.median(theirs):.1f} req/s; ratio {statistics.median(ratios) * 100:.1f} % "
+          f"(rounds {min(ratios) * 100:.1f}–{max(ratios) * 100:.1f} %)")
+    print("verdict: " + ("FAIL" if failed else "PASS: every round exact, no error"))
+    return 1 if failed else 0
 
 if __name__ == "__main__":
     sys.exit(main())
