@@ -281,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--floor", type=int, metavar="PORT",
                         help="the bare floor of ../shared/peers (limit/serve.sh) on this port: each of --rounds rounds "
                              "rushes it and this server in turn (which goes first alternates), with fresh guardians "
-                             "every round, and prints the ratio of requests/s per round and its median")
+                             "every round (each token due its stamp, as with --stale), and prints the ratio of "
+                             "requests/s per round and its median")
     parser.add_argument("--floor-db", default=os.environ.get("LIMIT_DATABASE_URL", FLOOR_DATABASE_URL),
                         help="the floor's database, where each round's session is made (psql); default: the "
                              "peer's own default")
@@ -294,8 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
     if args.floor:
-        if args.against or args.elsewhere:
-            parser.error("--floor goes with neither --against nor --elsewhere")
+        if args.against or args.elsewhere or args.cpu:
+            parser.error("--floor goes with none of --against, --elsewhere and --cpu")
         return beside_the_floor(args)
     ports = [args.port] + ([args.against] if args.against else [])
     api = Api(args.port)
@@ -348,7 +349,6 @@ def rush_and_report(api: Api, args: argparse.Namespace, programme_id: int, famil
             print(f"{label}stolen by the host: {stolen * 100:.1f} % of the machine's CPU time during the rush")
     print(f"{label}verdict: " + ("PASS" if not problems else "FAIL: " + "; ".join(problems)), flush=True)
     return not problems
-
 
 
 # ---- beside the bare floor -------------------------------------------------------------------------------------
@@ -432,6 +432,7 @@ def beside_the_floor(args: argparse.Namespace) -> int:
           f"(rounds {min(ratios) * 100:.1f}–{max(ratios) * 100:.1f} %)")
     print("verdict: " + ("FAIL" if failed else "PASS: every round exact, no error"))
     return 1 if failed else 0
+
 
 if __name__ == "__main__":
     sys.exit(main())
