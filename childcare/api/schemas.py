@@ -13,6 +13,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -41,7 +42,18 @@ Instant = Annotated[datetime, PlainSerializer(lambda v: to_local(v).isoformat(),
 InstantIn = Annotated[AwareDatetime, WithJsonSchema({"type": "string", "format": "date-time",
                                                      "description": "ISO 8601 with offset",
                                                      "examples": ["2026-07-01T08:00:00+08:00"]})]
-ClockTime = Annotated[time, PlainSerializer(lambda v: v.strftime("%H:%M"), return_type=str),
+
+
+def _clock_time_as_documented(value: time) -> time:
+    # A time is parsed more freely than the document's HH:MM promises: an offset or a fraction of a second would
+    # then be dropped without a word. Refuse them as the document says.
+    if value.tzinfo is not None or value.microsecond:
+        raise PydanticCustomError("time_parsing", "a time must be HH:MM")
+    return value
+
+
+ClockTime = Annotated[time, AfterValidator(_clock_time_as_documented),
+                      PlainSerializer(lambda v: v.strftime("%H:%M"), return_type=str),
                       WithJsonSchema({"type": "string", "pattern": r"^\d{2}:\d{2}(:\d{2})?$", "examples": ["16:30"],
                                       "description": "HH:MM, local time"})]
 Day = Annotated[date, WithJsonSchema({"type": "string", "format": "date", "examples": ["2026-07-01"]})]

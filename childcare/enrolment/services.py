@@ -38,7 +38,7 @@ from childcare.notifications.kinds import register_kind
 from childcare.notifications.models import Notification, OutboxMessage
 from childcare.notifications.services import compose, notify
 from childcare.programmes.models import Allocation, EnrolmentMode, Programme, ProgrammeSession, Promotion
-from childcare.programmes.services import update_session
+from childcare.programmes.services import CAPACITY_MAX, update_session
 
 DEFAULT_PRIORITY = 100
 REASON_MAX = 300
@@ -798,6 +798,10 @@ def change_capacity(*, actor: User, programme_id: int, capacity: int, session_id
     ensure_manages_community(actor, programme.community_id, hide=True)
     if capacity is None or capacity < 0:
         raise InvalidInput(_l("The capacity must be zero or more."), field="capacity")
+    if capacity > CAPACITY_MAX:
+        # The bound a new programme has: above it, every later change to the programme would be refused.
+        raise InvalidInput(_l("Please enter a number from %(low)s to %(high)s."), field="capacity", low=0,
+                           high=CAPACITY_MAX)
     session = None
     if session_id is not None:
         session = db.session.get(ProgrammeSession, session_id)

@@ -142,18 +142,24 @@ def _time(value: Any, field: str) -> time:
     return value.replace(second=0, microsecond=0, tzinfo=None)
 
 
-def to_utc(value: datetime | None) -> datetime | None:
+def to_utc(value: datetime | None, field: str | None = None) -> datetime | None:
     """An instant in UTC; a naive datetime is wall-clock time where the communities are (TIMEZONE)."""
     if value is None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=local_zone())
-    return value.astimezone(UTC)
+    try:
+        utc = value.astimezone(UTC)
+        utc.astimezone(local_zone())  # it is shown in local time, so it must exist there too
+    except OverflowError:
+        # At the very ends of the calendar (year 1, year 9999) the same instant in UTC or local time falls outside it.
+        raise InvalidProgramme(_l("This date and time is out of range. Please check it."), field=field) from None
+    return utc
 
 
 def local_instant(day: date, at: time) -> datetime:
     """Local date and wall-clock time as a UTC instant."""
-    return datetime.combine(day, at, tzinfo=local_zone()).astimezone(UTC)
+    return to_utc(datetime.combine(day, at))
 
 
 def _weekdays(value: Iterable[int | str] | str | None) -> str:
@@ -227,8 +233,8 @@ def _clean(values: dict[str, Any], *, community_id: int, programme_id: int | Non
     _ordered(v["min_age"], v["max_age"], "max_age", _l("The highest age cannot be below the lowest age."))
     _ordered(v["min_grade"], v["max_grade"], "max_grade", _l("The highest grade cannot be below the lowest grade."))
     v["fee_cents"] = _whole(v["fee_cents"] or 0, field="fee_cents", low=0, high=FEE_CENTS_MAX)
-    v["registration_opens_at"] = to_utc(v["registration_opens_at"])
-    v["registration_closes_at"] = to_utc(v["registration_closes_at"])
+    v["registration_opens_at"] = to_utc(v["registration_opens_at"], "registration_opens_at")
+    v["registration_closes_at"] = to_utc(v["registration_closes_at"], "registration_closes_at")
     _ordered(v["registration_opens_at"], v["registration_closes_at"], "registration_closes_at",
              _l("Registration cannot close before it opens."))
     if v["venue_id"] is not None:
@@ -466,8 +472,8 @@ def update_session(*, actor: User, session_id: int, starts_at_local: datetime | 
         raise NotFound()
     programme = item.programme
     ensure_manages_community(actor, programme.community_id, hide=True)
-    starts_at = to_utc(starts_at_local) if starts_at_local is not None else item.starts_at
-    ends_at = to_utc(ends_at_local) if ends_at_local is not None else item.ends_at
+    starts_at = to_utc(starts_at_local, "starts_at_local") if starts_at_local is not None else item.starts_at
+    ends_at = to_utc(ends_at_local, "ends_at_local") if ends_at_local is not None else item.ends_at
     if ends_at <= starts_at:
         raise InvalidProgramme(_l("The end time must be after the start time."), field="ends_at_local")
     if ends_at - starts_at > timedelta(hours=24):
