@@ -1,14 +1,15 @@
 """Account forms: they check the shape of input; the services decide."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
+
+from childcare.forms import AppForm
 
 REQUIRED = _l("This field is required.")
 
 
-class LoginForm(FlaskForm):
+class LoginForm(AppForm):
     phone = StringField(_l("Mobile number"), validators=[DataRequired(REQUIRED), Length(max=30)],
                         render_kw={"inputmode": "tel", "autocomplete": "username"})
     password = PasswordField(_l("Password"), validators=[DataRequired(REQUIRED), Length(max=128)],
@@ -17,7 +18,7 @@ class LoginForm(FlaskForm):
     next = HiddenField()
 
 
-class RegisterForm(FlaskForm):
+class RegisterForm(AppForm):
     name = StringField(_l("Your name"), validators=[DataRequired(REQUIRED), Length(max=80)],
                        render_kw={"autocomplete": "name"})
     phone = StringField(_l("Mobile number"), validators=[DataRequired(REQUIRED), Length(max=30)],
@@ -30,7 +31,7 @@ class RegisterForm(FlaskForm):
                             render_kw={"autocomplete": "new-password"})
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(AppForm):
     current_password = PasswordField(_l("Current password"), validators=[DataRequired(REQUIRED)],
                                      render_kw={"autocomplete": "current-password"})
     new_password = PasswordField(_l("New password"), validators=[DataRequired(REQUIRED), Length(max=128)],
@@ -42,6 +43,6 @@ class ChangePasswordForm(FlaskForm):
                             render_kw={"autocomplete": "new-password"})
 
 
-class LanguageForm(FlaskForm):
+class LanguageForm(AppForm):
     language = SelectField(_l("Language"), choices=[SelectChoice("zh_CN", "中文"), SelectChoice("en", "English")])
     next = HiddenField()

@@ -9,7 +9,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectChoice, SelectField, StringField
 from wtforms.fields import enum_coerce
 from wtforms.validators import DataRequired, Length
@@ -20,6 +19,7 @@ from childcare.accounts.models import Role, RoleGrant, User
 from childcare.accounts.permissions import role_required
 from childcare.db import db, unit_of_work
 from childcare.errors import DomainError, InvalidInput, refuse_on_form
+from childcare.forms import AppForm
 from childcare.places.queries import all_communities
 
 bp = Blueprint("people", __name__, url_prefix="/manage/people")
@@ -39,7 +39,7 @@ def _role_choices() -> list[SelectChoice]:
     return [SelectChoice(value=role.value, label=role.title) for role in GRANTABLE]
 
 
-class GrantRoleForm(FlaskForm):
+class GrantRoleForm(AppForm):
     phone = StringField(_l("Mobile number"), id="grant-phone", validators=[DataRequired(REQUIRED), Length(max=30)],
                         description=_l("The person must have registered with this number."),
                         render_kw={"inputmode": "tel", "autocomplete": "off"})
@@ -50,7 +50,7 @@ class GrantRoleForm(FlaskForm):
                                description=_l("Only for a coordinator: the community they will run."))
 
 
-class RevokeRoleForm(FlaskForm):
+class RevokeRoleForm(AppForm):
     role = HiddenField(validators=[DataRequired()])
     community_id = HiddenField()
 

@@ -9,7 +9,7 @@ from flask_login import current_user, login_user, logout_user
 from childcare.accounts import services
 from childcare.accounts.forms import ChangePasswordForm, LanguageForm, LoginForm, RegisterForm
 from childcare.db import unit_of_work
-from childcare.errors import DomainError, attach_to_form
+from childcare.errors import DomainError, attach_to_form, flash_form_errors
 from childcare.extensions import limiter
 from childcare.i18n import LANGUAGE_COOKIE, normalise_locale
 from childcare.security import public, safe_next_url
@@ -104,6 +104,7 @@ def set_language():
     form = LanguageForm()
     target = safe_next_url(form.next.data) or url_for("places.home")
     if not form.validate_on_submit():
+        flash_form_errors(form)  # a language we do not offer, say so rather than ignore the press
         return redirect(target)
     language = form.language.data
     if current_user.is_authenticated:

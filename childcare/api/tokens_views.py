@@ -6,25 +6,25 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import Length
 
 from childcare.api import auth
 from childcare.db import unit_of_work
 from childcare.errors import DomainError, attach_to_form
+from childcare.forms import AppForm
 
 bp = Blueprint("api_tokens", __name__, url_prefix="/account/tokens")
 
 
-class CreateTokenForm(FlaskForm):
+class CreateTokenForm(AppForm):
     """A label for the new token, to recognise it later."""
 
     name = StringField(_l("What is this token for?"), validators=[Length(max=80)],
                        description=_l("For example: the community mini-program."))
 
 
-class RevokeTokenForm(FlaskForm):
+class RevokeTokenForm(AppForm):
     """CSRF only."""
 
 

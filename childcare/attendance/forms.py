@@ -7,18 +7,18 @@ the forms here read and validate what comes back.
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import InputRequired, Length, Optional
 
 from childcare.attendance.models import AttendanceState
+from childcare.forms import AppForm, parse_id
 
 
-class ActionForm(FlaskForm):
+class ActionForm(AppForm):
     """A button that records something (check in, absent, the rest absent); only its CSRF token."""
 
 
-class CheckOutForm(FlaskForm):
+class CheckOutForm(AppForm):
     """Who takes the child: 'guardian:<id>', 'person:<id>', 'alone' or 'override' (coordinators)."""
 
     pickup = StringField(_l("Who takes the child home?"),
@@ -30,7 +30,7 @@ class CheckOutForm(FlaskForm):
         """(pickup kind, guardian id, pickup person id) from the chosen radio value."""
         value = (self.pickup.data or "").strip()
         kind, _, number = value.partition(":")
-        ident = int(number) if number.isdigit() else None
+        ident = parse_id(number)
         if kind == "guardian":
             return "guardian", ident, None
         if kind == "person":
@@ -40,7 +40,7 @@ class CheckOutForm(FlaskForm):
         return None, None, None
 
 
-class CorrectForm(FlaskForm):
+class CorrectForm(AppForm):
     """A coordinator's correction: the right state and why."""
 
     new_state = SelectField(_l("Correct state"),

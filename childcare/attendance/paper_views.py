@@ -10,6 +10,7 @@ from flask_login import current_user
 from childcare.attendance import paper
 from childcare.attendance.models import PickupKind
 from childcare.db import unit_of_work
+from childcare.forms import parse_id
 from childcare.i18n import to_local
 
 paper_bp = Blueprint("attendance_paper", __name__, url_prefix="/attendance")
@@ -44,10 +45,10 @@ def _row_from_form(child_id: int) -> paper.PaperRow:
                          check_out=request.form.get(prefix + "check_out", "")[:10])
     if kind == "guardian":
         row.pickup_kind = PickupKind.GUARDIAN
-        row.pickup_guardian_id = int(ident) if ident.isdigit() else None
+        row.pickup_guardian_id = parse_id(ident)
     elif kind == "person":
         row.pickup_kind = PickupKind.PICKUP_PERSON
-        row.pickup_person_id = int(ident) if ident.isdigit() else None
+        row.pickup_person_id = parse_id(ident)
     elif kind:
         row.pickup_kind = kind[:20]
     return row

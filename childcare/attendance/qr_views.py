@@ -9,6 +9,7 @@ from flask_login import current_user
 from childcare.attendance import qr
 from childcare.db import unit_of_work
 from childcare.errors import DomainError, NotFound
+from childcare.forms import parse_id
 from childcare.i18n import to_local
 
 qr_bp = Blueprint("attendance_qr", __name__, url_prefix="/attendance")
@@ -56,11 +57,9 @@ def scan(token: str):
 @qr_bp.post("/qr/<token>")
 def check_in(token: str):
     """Check in the children whose buttons were pressed; a repeated press is answered kindly."""
-    raw = request.form.getlist("child_ids")
-    try:
-        child_ids = [int(value) for value in raw]
-    except ValueError as error:
-        raise NotFound() from error
+    child_ids = [parse_id(value) for value in request.form.getlist("child_ids")]
+    if None in child_ids:
+        raise NotFound()
     try:
         with unit_of_work():
             records = qr.check_in_by_qr(actor=current_user, token=token, child_ids=child_ids)

@@ -6,12 +6,12 @@ The child page carries several forms, so their fields have ids of their own.
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from childcare.accounts.forms import REQUIRED
 from childcare.children.models import Gender
+from childcare.forms import AppForm
 
 #: how grades read (0 = kindergarten, 1–6 primary, 7–9 junior middle)
 GRADE_TITLES = {
@@ -44,7 +44,7 @@ def _grade_choices() -> list[SelectChoice]:
                                                         for n, title in GRADE_TITLES.items()]
 
 
-class ChildForm(FlaskForm):
+class ChildForm(AppForm):
     name = StringField(_l("Child's name"), validators=[DataRequired(REQUIRED), Length(max=60)],
                        render_kw={"maxlength": 60, "autocomplete": "off"})
     gender = SelectField(_l("Boy or girl"), choices=_gender_choices)
@@ -84,7 +84,7 @@ class AddChildForm(ChildForm):
     consent = BooleanField(_l("I have read this and agree"))
 
 
-class PickupPersonForm(FlaskForm):
+class PickupPersonForm(AppForm):
     name = StringField(_l("Name"), id="pickup-name", validators=[DataRequired(REQUIRED), Length(max=60)],
                        render_kw={"maxlength": 60, "autocomplete": "off"})
     relation = StringField(_l("Relation to the child"), id="pickup-relation", validators=[Length(max=30)],
@@ -93,13 +93,13 @@ class PickupPersonForm(FlaskForm):
                         description=_l("Optional, but it helps the staff check who they are."))
 
 
-class InviteForm(FlaskForm):
+class InviteForm(AppForm):
     phone = StringField(_l("Their mobile number"), id="invite-phone", validators=[DataRequired(REQUIRED)],
                         render_kw=_TEL)
     relation = StringField(_l("They are the child's"), id="invite-relation", validators=[Length(max=30)],
                            description=_l("For example 爸爸."), render_kw={"maxlength": 30})
 
 
-class RemoveChildForm(FlaskForm):
+class RemoveChildForm(AppForm):
     confirm = BooleanField(_l("Yes, remove this child and the child's information"),
                            validators=[DataRequired(_l("Please tick the box to confirm."))])

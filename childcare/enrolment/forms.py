@@ -7,13 +7,14 @@ give the row forms ids of their own through `prefix`.
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, IntegerField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from childcare.accounts.forms import REQUIRED
+from childcare.forms import AppForm
 from childcare.places.forms import optional_int
+from childcare.programmes.services import CAPACITY_MAX
 
 
 class CheckboxesField(SelectMultipleField):
@@ -23,7 +24,7 @@ class CheckboxesField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class BrowseForm(FlaskForm):
+class BrowseForm(AppForm):
     """The filters of the public programme list; read from the query string, so no CSRF token."""
 
     class Meta:
@@ -37,45 +38,46 @@ class BrowseForm(FlaskForm):
                            description=_l("Only programmes whose age and grade fit this child."))
 
 
-class EnrolForm(FlaskForm):
+class EnrolForm(AppForm):
     """Enrol one or several of my children; in day mode, in the sessions ticked."""
 
     child_ids = CheckboxesField(_l("Children"), coerce=int,
-                                validators=[DataRequired(_l("Choose at least one child."))])
+                                validators=[DataRequired(_l("Choose at least one child."))],
+                                invalid_choice_message=_l("Please choose one of the listed options."))
     session_ids = CheckboxesField(_l("Sessions"), coerce=int, validate_choice=False)
     all_or_none = BooleanField(_l("All of them or none"),
                                description=_l("Enrol only if there is a seat for every child and session chosen; "
                                               "otherwise nobody is put on the waiting list."))
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(AppForm):
     """A button that changes something (accept, decline, approve); the form carries only its CSRF token."""
 
 
-class CancelForm(FlaskForm):
+class CancelForm(AppForm):
     reason = StringField(_l("Reason (optional)"), validators=[Optional(), Length(max=300)],
                          render_kw={"maxlength": 300})
 
 
-class RemoveForm(FlaskForm):
+class RemoveForm(AppForm):
     reason = StringField(_l("Reason"), validators=[DataRequired(REQUIRED), Length(max=300)],
                          description=_l("The family is told this reason."), render_kw={"maxlength": 300})
 
 
-class CapacityForm(FlaskForm):
-    capacity = IntegerField(_l("Seats"), validators=[InputRequired(REQUIRED), NumberRange(min=0, max=10000)],
+class CapacityForm(AppForm):
+    capacity = IntegerField(_l("Seats"), validators=[InputRequired(REQUIRED), NumberRange(min=0, max=CAPACITY_MAX)],
                             render_kw={"min": 0, "inputmode": "numeric"})
     session_id = SelectField(_l("Session"), coerce=optional_int, validate_choice=False, validators=[Optional()],
                              description=_l("Leave as it is to change the seats of the whole programme."))
 
 
-class DrawForm(FlaskForm):
+class DrawForm(AppForm):
     seed = StringField(_l("Seed (optional)"), validators=[Optional(), Length(max=64)],
                        description=_l("A number announced in advance makes the draw checkable by everyone; "
                                       "leave empty for a random one."), render_kw={"maxlength": 64})
 
 
-class LeaveForm(FlaskForm):
+class LeaveForm(AppForm):
     """Tell the class in advance that a child will miss a session (请假)."""
 
     child_id = IntegerField(validators=[InputRequired(REQUIRED)])

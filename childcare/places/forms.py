@@ -6,12 +6,12 @@ Several of these forms share one page, so every field has an id of its own.
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields import enum_choices, enum_coerce
 from wtforms.validators import DataRequired, InputRequired, Optional
 
 from childcare.accounts.forms import REQUIRED
+from childcare.forms import AppForm
 from childcare.places.models import DistrictKind, StreetKind
 
 
@@ -30,7 +30,7 @@ def _street_kinds() -> list:
     return enum_choices(StreetKind, label=lambda kind: kind.title)
 
 
-class DistrictForm(FlaskForm):
+class DistrictForm(AppForm):
     name = StringField(_l("Name"), id="district-name", validators=[DataRequired(REQUIRED)],
                        description=_l("For example 盐湖区 or 永济市."), render_kw={"maxlength": 60})
     kind = SelectField(_l("Kind"), id="district-kind", choices=_district_kinds, coerce=enum_coerce(DistrictKind),
@@ -39,7 +39,7 @@ class DistrictForm(FlaskForm):
                        render_kw={"maxlength": 60})
 
 
-class StreetForm(FlaskForm):
+class StreetForm(AppForm):
     name = StringField(_l("Name"), id="street-name", validators=[DataRequired(REQUIRED)],
                        description=_l("For example 姚孟街道 or 龙泉镇."), render_kw={"maxlength": 60})
     kind = SelectField(_l("Kind"), id="street-kind", choices=_street_kinds, coerce=enum_coerce(StreetKind),
@@ -52,7 +52,7 @@ class NewStreetForm(StreetForm):
                               validate_choice=False, validators=[InputRequired(REQUIRED)])
 
 
-class CommunityForm(FlaskForm):
+class CommunityForm(AppForm):
     name = StringField(_l("Name"), id="community-name", validators=[DataRequired(REQUIRED)],
                        description=_l("For example 杏北社区."), render_kw={"maxlength": 60})
     address = StringField(_l("Address"), id="community-address", render_kw={"maxlength": 200})
@@ -68,7 +68,7 @@ class NewCommunityForm(CommunityForm):
                             validate_choice=False, validators=[InputRequired(REQUIRED)])
 
 
-class VenueForm(FlaskForm):
+class VenueForm(AppForm):
     name = StringField(_l("Name"), id="venue-name", validators=[DataRequired(REQUIRED)],
                        description=_l("For example 党群服务中心二楼活动室."), render_kw={"maxlength": 80})
     address = StringField(_l("Address"), id="venue-address", description=_l("Leave empty if it is the community's."),

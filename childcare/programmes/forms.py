@@ -6,7 +6,6 @@ from datetime import date
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -25,6 +24,7 @@ from wtforms.validators import DataRequired, InputRequired, NumberRange, Optiona
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from childcare.accounts.forms import REQUIRED
+from childcare.forms import AppForm
 from childcare.places.forms import optional_int
 from childcare.programmes.models import Allocation, EnrolmentMode, ProgrammeKind, Promotion
 
@@ -89,7 +89,7 @@ def _weekdays() -> list:
     return [SelectChoice(value=number, label=name) for number, name in WEEKDAY_NAMES.items()]
 
 
-class ProgrammeForm(FlaskForm):
+class ProgrammeForm(AppForm):
     """Everything about a programme that may change after it was created (capacity has its own screen)."""
 
     kind = SelectField(_l("Kind"), choices=_kinds, coerce=enum_coerce(ProgrammeKind),
@@ -137,6 +137,7 @@ class ProgrammeForm(FlaskForm):
     starts_on = DateField(_l("First day"), validators=[InputRequired(REQUIRED)])
     ends_on = DateField(_l("Last day"), validators=[InputRequired(REQUIRED)])
     weekdays = MultiCheckboxField(_l("Weekdays"), choices=_weekdays, coerce=int, default=[1, 2, 3, 4, 5],
+                                  invalid_choice_message=_l("Please choose one of the listed options."),
                                   description=_l("After-school classes meet on school days only: public holidays "
                                                  "are skipped, and a class on every weekday also meets on official "
                                                  "make-up working days."))
@@ -180,7 +181,7 @@ class NewProgrammeForm(ProgrammeForm):
                             render_kw={"min": 0, "inputmode": "numeric"})
 
 
-class SessionForm(FlaskForm):
+class SessionForm(AppForm):
     """One session: its time, its room, a note, or cancelling it."""
 
     starts_at_local = DateTimeLocalField(_l("Starts"), format=LOCAL_MINUTE, validators=[InputRequired(REQUIRED)])
@@ -190,11 +191,22 @@ class SessionForm(FlaskForm):
     cancelled = BooleanField(_l("Cancelled"))
 
 
-class CalendarDayForm(FlaskForm):
+def _school_day(value: object) -> bool:
+    """'1' (a make-up working day) or '0' (a public holiday); any other value is not one of the choices."""
+    if isinstance(value, bool):
+        return value
+    if str(value) in ("1", "True", "true"):
+        return True
+    if str(value) in ("0", "False", "false"):
+        return False
+    raise ValueError(value)
+
+
+class CalendarDayForm(AppForm):
     """A public holiday or make-up working day the official calendar does not know (yet)."""
 
     on_date = DateField(_l("Date"), validators=[InputRequired(REQUIRED)])
-    is_school_day = SelectField(_l("This day is"), coerce=lambda value: str(value) in ("1", "True", "true"),
+    is_school_day = SelectField(_l("This day is"), coerce=_school_day,
                                 choices=[SelectChoice(value="0", label=_l("A public holiday: no school")),
                                          SelectChoice(value="1", label=_l("A make-up working day: school as usual"))],
                                 default="0")

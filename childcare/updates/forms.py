@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from childcare.accounts.forms import REQUIRED
+from childcare.forms import AppForm
 from childcare.updates.photos import MAX_PHOTOS
 from childcare.updates.services import MAX_NOTE_LENGTH
 
 
-class UpdateForm(FlaskForm):
+class UpdateForm(AppForm):
     """A note and up to nine photos about one session."""
 
     note = TextAreaField(_l("What did the children do today?"),
@@ -29,5 +29,5 @@ class UpdateForm(FlaskForm):
         return [f for f in (self.photos.data or []) if getattr(f, "filename", "")]
 
 
-class WithdrawForm(FlaskForm):
+class WithdrawForm(AppForm):
     """A button: hide an update from families."""

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectChoice, SelectField, StringField, TextAreaField, TimeField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from childcare.accounts.forms import REQUIRED
+from childcare.forms import AppForm
 from childcare.volunteers.models import VolunteerKind
 
 
-class ApplyForm(FlaskForm):
+class ApplyForm(AppForm):
     """Offer to volunteer in a community."""
 
     community_id = SelectField(_l("Community"), coerce=int, validators=[InputRequired(REQUIRED)])
@@ -32,11 +32,11 @@ class ApplyForm(FlaskForm):
         self.kind.choices = [SelectChoice(value=k.value, label=k.title) for k in VolunteerKind]
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(AppForm):
     """A button that changes something (claim, release, check in); the form carries only its CSRF token."""
 
 
-class DecideForm(FlaskForm):
+class DecideForm(AppForm):
     """Approve or decline an application, with a note the applicant sees."""
 
     decision = SelectField(_l("Decision"), choices=[SelectChoice(value="approve", label=_l("Approve")),
@@ -46,26 +46,26 @@ class DecideForm(FlaskForm):
                        render_kw={"maxlength": 500})
 
 
-class AssignForm(FlaskForm):
+class AssignForm(AppForm):
     """Give an approved volunteer a post in a session."""
 
     volunteer_id = SelectField(_l("Volunteer"), coerce=int, validate_choice=False,
                                validators=[InputRequired(REQUIRED)])
 
 
-class RemoveForm(FlaskForm):
+class RemoveForm(AppForm):
     reason = StringField(_l("Reason (optional)"), validators=[Optional(), Length(max=300)],
                          description=_l("The volunteer is told this reason."), render_kw={"maxlength": 300})
 
 
-class ConfirmTimesForm(FlaskForm):
+class ConfirmTimesForm(AppForm):
     """The times a volunteer came and left, on the session's day."""
 
     arrived = TimeField(_l("Arrived"), validators=[InputRequired(REQUIRED)])
     left = TimeField(_l("Left"), validators=[InputRequired(REQUIRED)])
 
 
-class CorrectionForm(FlaskForm):
+class CorrectionForm(AppForm):
     """Add or take away minutes, with the reason."""
 
     community_id = SelectField(_l("Community"), coerce=int, validate_choice=False,
@@ -78,7 +78,7 @@ class CorrectionForm(FlaskForm):
     served_on = DateField(_l("Date"), validators=[Optional()])
 
 
-class CertificateForm(FlaskForm):
+class CertificateForm(AppForm):
     """The date range of a certificate; read from the query string, so no CSRF token."""
 
     class Meta:
