@@ -137,8 +137,9 @@ def cpu_seconds(port: int) -> dict[str, float]:
         except OSError:
             continue  # gone meanwhile
         processes[int(name)] = (command, int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
-    masters = {pid for pid, (command, _parent, _cpu) in processes.items()
-               if "gunicorn" in command and f":{port}" in command}
+    listening = _listening_processes(port, processes)
+    masters = {pid for pid in listening if processes[pid][1] not in listening} or {
+        pid for pid, (command, _parent, _cpu) in processes.items() if "gunicorn" in command and f":{port}" in command}
     app = sum(cpu for command, parent, cpu in processes.values() if parent in masters)
     database = sum(cpu for command, _parent, cpu in processes.values() if command.startswith("postgres"))
     own = os.times()
@@ -146,10 +147,32 @@ def cpu_seconds(port: int) -> dict[str, float]:
     try:
         with open("/proc/stat") as handle:  # the machine: user nice system idle iowait irq softirq steal ...
             ticks = [int(value) for value in handle.readline().split()[1:9]]
-        seconds.update(machine=sum(ticks) / tick, steal=ticks[7] / tick)
+        seconds.update(machine=sum(ticks) / tick, steal=ticks[7] / tick, idle=(ticks[3] + ticks[4]) / tick)
     except (OSError, ValueError, IndexError):
         pass
     return seconds
+
+
+def _listening_processes(port: int, processes: dict[int, tuple[str, int, float]]) -> set[int]:
+    """The processes holding the socket that listens on 127.0.0.1:`port` (a gunicorn master and its workers, whatever
+    their command line says); empty where /proc does not tell."""
+    inodes = set()
+    try:
+        with open("/proc/net/tcp") as handle:
+            for line in handle.readlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                    inodes.add(f"socket:[{fields[9]}]")
+    except (OSError, IndexError, ValueError):
+        return set()
+    holders = set()
+    for pid in processes:
+        try:
+            if any(os.readlink(f"/proc/{pid}/fd/{fd}") in inodes for fd in os.listdir(f"/proc/{pid}/fd")):
+                holders.add(pid)
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+    return holders
 
 
 STAMP_RESOLUTION_S = 60
