@@ -6,6 +6,7 @@ a seat calls promote_waiting_list() under that same lock, in the same unit of wo
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -274,13 +275,34 @@ def _age_on(birth: date, day: date) -> int:
     return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
 
 
-def _ensure_open(programme: Programme, now: datetime) -> None:
+class Registration(enum.Enum):
+    """Whether a programme takes sign-ups at a moment."""
+
+    NOT_YET = "not_yet"
+    OPEN = "open"
+    CLOSED = "closed"
+    ENDED = "ended"
+
+
+def registration_at(programme: Programme, now: datetime) -> Registration:
+    """One rule for the refusal of a sign-up and for what the programme's page offers at that moment."""
     if programme.registration_opens_at is not None and now < programme.registration_opens_at:
+        return Registration.NOT_YET
+    if programme.registration_closes_at is not None and now >= programme.registration_closes_at:
+        return Registration.CLOSED
+    if programme.ends_on < to_local(now).date():
+        return Registration.ENDED
+    return Registration.OPEN
+
+
+def _ensure_open(programme: Programme, now: datetime) -> None:
+    registration = registration_at(programme, now)
+    if registration is Registration.NOT_YET:
         raise RegistrationClosed(_l("Registration opens at %(when)s."),
                                  when=_local_text(programme.registration_opens_at))
-    if programme.registration_closes_at is not None and now >= programme.registration_closes_at:
+    if registration is Registration.CLOSED:
         raise RegistrationClosed(_l("Registration for this programme has closed."))
-    if programme.ends_on < to_local(now).date():
+    if registration is Registration.ENDED:
         raise RegistrationClosed(_l("This programme has already ended."))
 
 

@@ -201,8 +201,10 @@ def _programme_page(programme: Programme, form: EnrolForm | None = None):
     elif form is not None:
         # Coming back with errors: refresh the seat counts shown beside each session.
         _enrol_form_labels(form, programme, session_seats)
+    now = utcnow()
     return render_template("enrolment/programme.html", programme=programme, seats=seats, session_seats=session_seats,
-                           form=form, children=children, mine=mine, now_served=utcnow(),
+                           form=form, children=children, mine=mine, now_served=now,
+                           registration=services.registration_at(programme, now).value,
                            add_child_url=_url_if_exists("children.add"),
                            can_manage=current_user.is_authenticated and can_manage_community(
                                current_user, programme.community_id))

@@ -161,6 +161,19 @@ def test_registration_that_has_closed_is_refused():
         services.enrol(actor=guardian, programme_id=camp.id, child_ids=[child.id])
 
 
+def test_registration_opens_at_its_moment_and_closes_at_its_own():
+    opens, closes = datetime(2026, 7, 1, 12, 0, tzinfo=UTC), datetime(2026, 7, 10, 12, 0, tzinfo=UTC)
+    camp = ProgrammeFactory(registration_opens_at=opens, registration_closes_at=closes,
+                            starts_on=date(2026, 7, 20), ends_on=date(2026, 7, 31))
+    moment = timedelta(microseconds=1)
+    assert services.registration_at(camp, opens - moment) is services.Registration.NOT_YET
+    assert services.registration_at(camp, opens) is services.Registration.OPEN
+    assert services.registration_at(camp, closes - moment) is services.Registration.OPEN
+    assert services.registration_at(camp, closes) is services.Registration.CLOSED
+    camp.registration_closes_at = None
+    assert services.registration_at(camp, datetime(2026, 8, 1, 12, 0, tzinfo=UTC)) is services.Registration.ENDED
+
+
 def test_age_is_taken_on_the_first_day():
     camp = ProgrammeFactory(min_age=6, max_age=8)
     first_day = camp.starts_on

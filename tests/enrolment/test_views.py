@@ -165,6 +165,55 @@ def test_a_guardian_sees_a_form_with_their_own_children_only(client, login_as):
     assert "All of them or none" in page
 
 
+def test_before_registration_opens_the_page_says_when_and_holds_the_button_until_then(client, login_as):
+    guardian = UserFactory()
+    ChildFactory(guardian=guardian, name="王小红")
+    opens = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=3)
+    programme = programme_with_sessions(2, registration_opens_at=opens)
+    login_as(guardian)
+
+    page = text(client.get(f"/programmes/{programme.id}"))
+
+    assert "Registration opens at" in page
+    assert f'data-opens-at="{int(opens.timestamp() * 1000)}"' in page
+    served_at = int(re.search(r'data-served-at="(\d+)"', page).group(1)) / 1000
+    assert abs(served_at - datetime.now(UTC).timestamp()) < 60
+    # The form is there (a page without the script still sends it, and the server refuses it), its button marked
+    # to wait for the opening.
+    assert f'action="/programmes/{programme.id}/enrol"' in page
+    assert "data-waits-for-opening" in page
+
+
+@pytest.mark.parametrize(("change", "told"), [
+    ({"registration_closes_at": datetime.now(UTC) - timedelta(minutes=1)},
+     "Registration for this programme has closed."),
+    ({"registration_closes_at": None, "starts_on": date.today() - timedelta(days=20),
+      "ends_on": date.today() - timedelta(days=2)}, "This programme has already ended."),
+])
+def test_after_registration_closes_the_page_says_so_and_offers_no_form(client, login_as, change, told):
+    guardian = UserFactory()
+    ChildFactory(guardian=guardian)
+    programme = programme_with_sessions(2, **change)
+    login_as(guardian)
+
+    page = text(client.get(f"/programmes/{programme.id}"))
+
+    assert told in page
+    assert "/enrol\"" not in page and "data-waits-for-opening" not in page
+
+
+def test_an_open_programme_holds_no_button(client, login_as):
+    guardian = UserFactory()
+    ChildFactory(guardian=guardian)
+    programme = programme_with_sessions(2)
+    login_as(guardian)
+
+    page = text(client.get(f"/programmes/{programme.id}"))
+
+    assert f'action="/programmes/{programme.id}/enrol"' in page
+    assert "data-opens-at" not in page and "data-waits-for-opening" not in page
+
+
 def test_day_mode_lists_each_session_with_its_seats_left(client, login_as):
     guardian = UserFactory()
     ChildFactory(guardian=guardian)

@@ -22,4 +22,38 @@
       menu.querySelector("summary").focus();
     });
   });
+
+  // A programme whose registration opens soon: count down by the server's clock (the phone's may be wrong) and hold
+  // the sign-up button until the moment; the server still decides, and refuses a press that comes too early.
+  document.querySelectorAll("[data-opens-at]").forEach(function (box) {
+    var opensAt = Number(box.getAttribute("data-opens-at"));
+    var offset = Number(box.getAttribute("data-served-at")) - Date.now();
+    var countdown = box.querySelector(".countdown");
+    var time = box.querySelector("[data-countdown]");
+    var opened = box.querySelector(".opened");
+    var buttons = document.querySelectorAll("[data-waits-for-opening]");
+    var DAY = 24 * 3600 * 1000;
+    function two(number) {
+      return (number < 10 ? "0" : "") + number;
+    }
+    function tick() {
+      var left = opensAt - (Date.now() + offset);
+      buttons.forEach(function (button) {
+        button.disabled = left > 0;
+      });
+      if (left <= 0) {
+        countdown.hidden = true;
+        opened.hidden = false;
+        return;
+      }
+      if (left < DAY) {
+        var seconds = Math.ceil(left / 1000);
+        var hours = Math.floor(seconds / 3600);
+        time.textContent = (hours ? hours + ":" : "") + two(Math.floor(seconds % 3600 / 60)) + ":" + two(seconds % 60);
+        countdown.hidden = false;
+      }
+      window.setTimeout(tick, Math.min(250, left));
+    }
+    tick();
+  });
 })();
