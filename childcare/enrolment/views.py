@@ -139,7 +139,9 @@ def browse():
             continue
         programmes.append(programme)
     seats = queries.seat_summary([p.id for p in programmes]) if programmes else {}
+    now = utcnow()
     return render_template("enrolment/browse.html", form=form, programmes=programmes, seats=seats,
+                           registration={p.id: services.registration_at(p, now).value for p in programmes},
                            communities={c.id: c for c in communities}, has_children=bool(children),
                            filtered=bool(community_id or kind or on_date or child))
 

@@ -53,6 +53,20 @@ def test_anyone_browses_published_programmes_with_seats_left_and_the_page_links_
     assert "14 seats left" in page
 
 
+def test_the_list_tells_when_registration_opens_or_that_it_has_closed(client):
+    soon = programme_with_sessions(title="暑期阅读营", registration_opens_at=datetime.now(UTC) + timedelta(hours=2))
+    closed = programme_with_sessions(title="书法课", registration_closes_at=datetime.now(UTC) - timedelta(hours=1))
+    programme_with_sessions(title="七色花成长营地")
+
+    page = text(client.get("/programmes/"))
+
+    items = {title: item for item in page.split('data-testid="programme"')[1:]
+             for title in (soon.title, closed.title, "七色花成长营地") if title in item}
+    assert 'data-testid="opens-at"' in items[soon.title] and "Registration opens at" in items[soon.title]
+    assert 'data-testid="closed"' in items[closed.title]
+    assert "opens-at" not in items["七色花成长营地"] and 'data-testid="closed"' not in items["七色花成长营地"]
+
+
 def test_browse_filters_by_community_kind_and_date(client):
     community = CommunityFactory()
     camp = ProgrammeFactory(community=community, title="暑期小荷课堂", kind=ProgrammeKind.HOLIDAY_CAMP)
