@@ -22,6 +22,7 @@ from childcare.api.views import endpoint, respond
 from childcare.db import db, unit_of_work, utcnow
 from childcare.enrolment import queries as enrolment_queries
 from childcare.enrolment.queries import SeatSummary
+from childcare.enrolment.services import Registration, registration_at
 from childcare.errors import NotFound
 from childcare.programmes import queries, services
 from childcare.programmes.models import EnrolmentMode, Programme, ProgrammeSession
@@ -51,7 +52,8 @@ def programme_out(programme: Programme, seats: tuple[int | None, int], cls: type
                max_age=programme.max_age, min_grade=programme.min_grade, max_grade=programme.max_grade,
                fee_cents=programme.fee_cents, registration_opens_at=programme.registration_opens_at,
                registration_closes_at=programme.registration_closes_at, seats_left=seats[0],
-               waitlist_length=seats[1], **{key: getattr(programme, key) for key in services.STAFFING_DEFAULTS},
+               waitlist_length=seats[1], registration=registration_at(programme, utcnow()),
+               **{key: getattr(programme, key) for key in services.STAFFING_DEFAULTS},
                **extra)
 
 
@@ -67,11 +69,6 @@ def _sessions(programme: Programme) -> list[SessionOut]:
     summary = (enrolment_queries.session_seat_summary(s.id for s in sessions)
                if programme.mode == EnrolmentMode.DAY else {})
     return [session_out(s, summary.get(s.id)) for s in sessions]
-
-
-def _registration_open(programme: Programme, now) -> bool:
-    opens, closes = programme.registration_opens_at, programme.registration_closes_at
-    return (opens is None or opens <= now) and (closes is None or now < closes)
 
 
 def _visible(programme_id: int) -> Programme:
@@ -97,7 +94,7 @@ def list_programmes(query: ProgrammeQuery):
             programmes = [p for p in programmes if p.kind == query.kind]
         if query.open is not None:
             now = utcnow()
-            programmes = [p for p in programmes if _registration_open(p, now) == query.open]
+            programmes = [p for p in programmes if (registration_at(p, now) is Registration.OPEN) == query.open]
         seats = _seats(programmes)
         items = [programme_out(p, seats.get(p.id, (None, 0))) for p in programmes]
     return respond(Page[ProgrammeOut](items=items))

@@ -28,6 +28,7 @@ from pydantic_core import PydanticCustomError
 from childcare.accounts.models import Role
 from childcare.children.models import Gender
 from childcare.enrolment.models import EnrolmentStatus
+from childcare.enrolment.services import Registration
 from childcare.i18n import to_local
 from childcare.places.models import StreetKind
 from childcare.programmes.models import Allocation, EnrolmentMode, ProgrammeKind, Promotion
@@ -321,6 +322,9 @@ class ProgrammeOut(Out):
     seats_left: int | None = Field(description="Whole mode: capacity minus seats held; day mode: null "
                                                "(see the sessions)")
     waitlist_length: int
+    registration: Registration = Field(description="Whether sign-ups are taken at the moment of this answer (its "
+                                                   "Date header): not yet (see registration_opens_at), open, "
+                                                   "closed, or the programme has ended")
 
 
 class SessionOut(Out):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from tests.factories import CommunityFactory, CoordinatorFactory, ProgrammeFactory, UserFactory
 
@@ -43,6 +43,19 @@ def test_anyone_lists_programmes_with_seats_and_filters(api):
     assert programme.id in ids and other.id in ids
     closed = api().get("/api/v1/programmes?open=false").get_json()["items"]
     assert programme.id not in [i["id"] for i in closed]
+
+
+def test_each_programme_says_whether_it_takes_sign_ups_now(api):
+    now = datetime.now(UTC)
+    soon = ProgrammeFactory(registration_opens_at=now + timedelta(minutes=5))
+    open_now = ProgrammeFactory()
+    closed = ProgrammeFactory(registration_closes_at=now - timedelta(minutes=5))
+    anyone = api()
+
+    answered = {p["id"]: p["registration"] for p in anyone.get("/api/v1/programmes").get_json()["items"]}
+
+    assert answered == {soon.id: "not_yet", open_now.id: "open", closed.id: "closed"}
+    assert anyone.get(f"/api/v1/programmes/{soon.id}").get_json()["registration"] == "not_yet"
 
 
 def test_a_bad_filter_is_422_with_the_field(api):
