@@ -122,7 +122,7 @@ def build_world() -> World:
     holder = UserFactory(name="陈志愿")
     holder.grants.append(RoleGrant(role=Role.VOLUNTEER))
 
-    calendar_day = CalendarDayFactory(on_date=date(2026, 10, 1), name="国庆节")
+    calendar_day = CalendarDayFactory(on_date=date(2026, 10, 1), name="国庆节", created_by_id=coordinator.id)
     notification = Notification(user_id=guardian.id, kind="enrolment.confirmed", data={})
     update = DailyUpdate(session_id=now_session.id, author_id=volunteer.id, note="今天读了绘本")
     db.session.add_all([notification, update])

@@ -163,8 +163,11 @@ QUIET = {"enrolment.enrol", "notifications.mark_read",
          # a session is public (its programme's page lists it); claiming a post in it is refused by a rule (only the
          # community's approved volunteers), with a message on the board, as the API answers a rule with 422
          "volunteers.claim"}
-#: outsiders who may use the route by design: the school calendar (调休) is the city's, kept by every coordinator
-PEERS = {"programmes.delete_calendar_day": {"other_coordinator"}}
+#: outsiders who may use the route by design (none now)
+PEERS: dict[str, set[str]] = {}
+#: objects every holder of the role sees, so a refusal says why (403) rather than hiding them (404): the school
+#: calendar (调休) is every community's, but an entry is removed only by whoever entered it, or an administrator
+SHARED = {"programmes.delete_calendar_day"}
 _ANYWHERE = World(ids=defaultdict(lambda: 1), qr_token="t")
 
 ROUTES = [
@@ -311,7 +314,7 @@ def refusal_problems(app, route: Route, person: str | None, reply: Reply, w: Wor
     if person is None:
         ok = sent_to_login(reply) or reply.status == 401
     elif holds_role_of(app, route.endpoint, person, w):
-        ok = reply.status == 404
+        ok = reply.status == (403 if route.endpoint in SHARED else 404)
     else:
         ok = reply.status in (403, 404)
     return [] if ok else [f"{where}: answered {reply.status} {reply.location}".rstrip()]

@@ -534,12 +534,21 @@ def _replan_around(actor: User, on_date: date) -> list[int]:
     return replanned
 
 
+def may_change_calendar_day(actor: User, day: CalendarDay) -> bool:
+    """The calendar is every community's: an entry is changed or removed by whoever entered it, or an administrator,
+    so that one coordinator's slip cannot re-plan the classes of communities that are not theirs."""
+    return actor.is_admin or (day.created_by_id is not None and day.created_by_id == actor.id)
+
+
 def set_calendar_day(*, actor: User, on_date: date, is_school_day: bool, name: str = "") -> CalendarDay:
     """Enter a public holiday or make-up working day (coordinators, administrators); classes follow it."""
     _ensure_calendar_keeper(actor)
     on_date = _date(on_date, "on_date")
     name = _text(name, limit=CALENDAR_NAME_MAX, field="name")
     day = db.session.scalar(sa.select(CalendarDay).where(CalendarDay.on_date == on_date))
+    if day is not None and not may_change_calendar_day(actor, day):
+        raise InvalidInput(_l("Another coordinator entered this date. Please ask them or an administrator to change "
+                              "it."), field="on_date")
     before = None
     if day is None:
         day = CalendarDay(on_date=on_date, is_school_day=bool(is_school_day), name=name, created_by_id=actor.id)
@@ -560,6 +569,9 @@ def delete_calendar_day(*, actor: User, calendar_day_id: int) -> None:
     day = db.session.get(CalendarDay, calendar_day_id)
     if day is None:
         raise NotFound()
+    if not may_change_calendar_day(actor, day):
+        raise Forbidden(_l("Another coordinator entered this date. Please ask them or an administrator to change "
+                           "it."))
     before = {"on_date": day.on_date, "is_school_day": day.is_school_day, "name": day.name}
     db.session.delete(day)
     db.session.flush()

@@ -165,7 +165,8 @@ def _calendar_page(form: CalendarDayForm | None = None):
         days = queries.calendar_days(date(year, 1, 1), date(year, 12, 31))
         unknown = schedule.unknown_years(date(min(year, today.year), 1, 1), date(max(year, today.year + 1), 12, 31))
     return render_template("programmes/manage/calendar.html", form=form or CalendarDayForm(formdata=None), days=days,
-                           year=year, unknown=unknown, known=schedule.year_is_known(year))
+                           year=year, unknown=unknown, known=schedule.year_is_known(year),
+                           changeable={day.id for day in days if services.may_change_calendar_day(current_user, day)})
 
 
 @bp.get("/calendar")

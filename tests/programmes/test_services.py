@@ -7,11 +7,11 @@ import sqlalchemy as sa
 
 from childcare.audit.models import AuditEntry
 from childcare.db import db
-from childcare.errors import Forbidden, NotFound
+from childcare.errors import Forbidden, InvalidInput, NotFound
 from childcare.programmes import services
 from childcare.programmes.models import CalendarDay, ProgrammeSession
 from childcare.programmes.services import InvalidProgramme, NoSessions, SessionOverlap
-from tests.factories import CommunityFactory, CoordinatorFactory, UserFactory, VenueFactory
+from tests.factories import AdminFactory, CommunityFactory, CoordinatorFactory, UserFactory, VenueFactory
 from tests.programmes.factories import LeaveFactory
 
 
@@ -285,6 +285,25 @@ def test_entering_a_date_twice_changes_the_entry(app_ctx, coordinator):
     services.set_calendar_day(actor=coordinator, on_date=date(2027, 10, 1), is_school_day=False, name="国庆")
     services.set_calendar_day(actor=coordinator, on_date=date(2027, 10, 1), is_school_day=False, name="国庆节")
     assert db.session.scalars(sa.select(CalendarDay.name)).all() == ["国庆节"]
+
+
+def test_another_coordinator_may_not_change_or_remove_an_entry_but_an_administrator_may(app_ctx, coordinator):
+    # The calendar is every community's: an entry changes the classes of communities the other coordinator does
+    # not run.
+    day = services.set_calendar_day(actor=coordinator, on_date=date(2027, 10, 1), is_school_day=False, name="国庆")
+    elsewhere = CoordinatorFactory(community=CommunityFactory())
+
+    with pytest.raises(InvalidInput) as refused:
+        services.set_calendar_day(actor=elsewhere, on_date=date(2027, 10, 1), is_school_day=True, name="补班")
+    assert refused.value.field == "on_date"
+    with pytest.raises(Forbidden):
+        services.delete_calendar_day(actor=elsewhere, calendar_day_id=day.id)
+    assert db.session.scalars(sa.select(CalendarDay.name)).all() == ["国庆"]
+
+    services.set_calendar_day(actor=AdminFactory(), on_date=date(2027, 10, 1), is_school_day=False, name="国庆节")
+    assert db.session.scalars(sa.select(CalendarDay.name)).all() == ["国庆节"]
+    services.delete_calendar_day(actor=AdminFactory(), calendar_day_id=day.id)
+    assert db.session.scalar(sa.select(sa.func.count(CalendarDay.id))) == 0
 
 
 def test_a_guardian_cannot_change_the_school_calendar(app_ctx):

@@ -187,6 +187,20 @@ def test_the_calendar_warns_of_an_unknown_year_and_takes_a_new_holiday(client, l
     assert db.session.scalar(sa.select(sa.func.count(CalendarDay.id))) == 0
 
 
+def test_another_coordinators_entry_offers_no_remove_button(client, login_as):
+    entered_by, _community = _coordinator()
+    day = CalendarDay(on_date=date(2027, 10, 8), is_school_day=True, name="补班", created_by_id=entered_by.id)
+    db.session.add(day)
+    db.session.flush()
+    login_as(_coordinator()[0])
+    client.set_cookie("lang", "en")
+
+    page = client.get("/manage/programmes/calendar?year=2027").get_data(as_text=True)
+
+    assert "补班" in page and "Entered by another coordinator" in page
+    assert f"/manage/programmes/calendar/{day.id}/delete" not in page
+
+
 def test_the_programme_list_runs_the_same_few_queries_for_one_or_twenty_programmes(client, login_as, count_queries):
     admin = AdminFactory()
     community = CommunityFactory()
