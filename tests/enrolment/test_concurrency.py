@@ -268,15 +268,25 @@ def offered_camp(waiting: int, *, second_guardian: bool = False) -> tuple[int, i
     return camp_id, offered, guardian_id, still_waiting
 
 
-def test_an_offer_accepted_as_the_expiry_job_reaches_its_deadline_has_exactly_one_outcome(app, time_machine):
+@pytest.fixture
+def travelling_clock(app, time_machine):
+    """time_machine for races: afterwards the pool is emptied. The pool dates each connection by the clock, and the
+    threads open connections in the travelled future, which a later invalidation of the pool (a dropped database)
+    would take for newer than itself and keep."""
+    yield time_machine
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_an_offer_accepted_as_the_expiry_job_reaches_its_deadline_has_exactly_one_outcome(app, travelling_clock):
     start = datetime.now(UTC)
     for turn in range(ROUNDS):
         # Every round starts at the same moment, so the job never meets an offer an earlier round left open.
-        time_machine.move_to(start)
+        travelling_clock.move_to(start)
         camp_id, offered, guardian_id, (next_family, *behind) = offered_camp(waiting=3)
         deadline = db.session.get(Enrolment, offered).offer_expires_at
         # The guardian presses "accept" in the offer's last half-minute; the job's tick lands on the deadline.
-        time_machine.move_to(deadline - timedelta(seconds=30))
+        travelling_clock.move_to(deadline - timedelta(seconds=30))
         db.session.remove()  # the threads must not wait behind this session
 
         (accepted, expired), errors = race(app, [(accepting, guardian_id, offered), (expiry_job, deadline)], turn,
@@ -297,13 +307,13 @@ def test_an_offer_accepted_as_the_expiry_job_reaches_its_deadline_has_exactly_on
         assert held(camp_id) == 1
 
 
-def test_a_late_acceptance_and_the_expiry_job_pass_the_seat_on_exactly_once(app, time_machine):
+def test_a_late_acceptance_and_the_expiry_job_pass_the_seat_on_exactly_once(app, travelling_clock):
     start = datetime.now(UTC)
     for turn in range(ROUNDS):
-        time_machine.move_to(start)  # the job never meets an offer an earlier round left open
+        travelling_clock.move_to(start)  # the job never meets an offer an earlier round left open
         camp_id, offered, guardian_id, (next_family, *behind) = offered_camp(waiting=3)
         deadline = db.session.get(Enrolment, offered).offer_expires_at
-        time_machine.move_to(deadline + timedelta(minutes=1))  # both come too late: each would pass the seat on
+        travelling_clock.move_to(deadline + timedelta(minutes=1))  # both come too late: each would pass the seat on
         db.session.remove()
 
         (accepted, expired), errors = race(app, [(accepting, guardian_id, offered), (expiry_job, None)], turn,
