@@ -382,11 +382,16 @@ def test_a_coordinator_removing_a_child_as_the_guardian_cancels_ends_it_once_and
         assert sorted(waitlist_positions(programme_id=camp_id).values()) == [1, 2]
 
 
+def other_parent(enrolment_id: int, guardian_id: int) -> int:
+    """The child's other guardian."""
+    return db.session.scalar(sa.select(Guardianship.user_id).where(
+        Guardianship.child_id == db.session.get(Enrolment, enrolment_id).child_id, Guardianship.user_id != guardian_id))
+
+
 def test_one_parent_accepting_an_offer_as_the_other_cancels_leaves_it_cancelled_and_offers_the_seat_once(app):
     for turn in range(ROUNDS):
         camp_id, offered, father_id, (next_family, *behind) = offered_camp(waiting=3, second_guardian=True)
-        mother_id = db.session.scalar(sa.select(Guardianship.user_id).where(
-            Guardianship.child_id == db.session.get(Enrolment, offered).child_id, Guardianship.user_id != father_id))
+        mother_id = other_parent(offered, father_id)
         db.session.remove()
 
         parents = [(accepting, mother_id, offered), (cancelling, father_id, offered)]
@@ -407,8 +412,7 @@ def test_one_parent_accepting_an_offer_as_the_other_cancels_leaves_it_cancelled_
 def test_one_parent_accepting_an_offer_as_the_other_declines_it_has_one_outcome(app):
     for turn in range(ROUNDS):
         camp_id, offered, father_id, (next_family, *behind) = offered_camp(waiting=3, second_guardian=True)
-        mother_id = db.session.scalar(sa.select(Guardianship.user_id).where(
-            Guardianship.child_id == db.session.get(Enrolment, offered).child_id, Guardianship.user_id != father_id))
+        mother_id = other_parent(offered, father_id)
         db.session.remove()
 
         parents = [(accepting, mother_id, offered), (declining, father_id, offered)]
