@@ -497,11 +497,36 @@ def core_connection() -> sa.Connection:
 
 
 _CONNECTION = "childcare.core_connection"
+_READ_AHEAD = "childcare.read_ahead"
 
 
 @event.listens_for(sa.orm.Session, "after_transaction_end")
 def _forget_connection(session: sa.orm.Session, transaction: sa.orm.SessionTransaction) -> None:
     session.info.pop(_CONNECTION, None)  # any end (a savepoint's too): the next use asks the session again
+    session.info.pop(_READ_AHEAD, None)  # rows read ahead belong to the transaction that read them
+
+
+# ---- rows read ahead ---------------------------------------------------------------------------------------------
+# A request's first statements can share a round trip: the API's token lookup brings along what the operation will
+# read first (a sign-up's programme with the children), and the operation then takes those rows instead of asking
+# again. They were read in the same transaction, a moment earlier, before any lock: as though it had asked first.
+
+
+def _ahead_key(statement: sa.Executable, params: Mapping[str, Any]) -> tuple:
+    return id(statement), tuple(sorted((name, tuple(value) if isinstance(value, list) else value)
+                                       for name, value in params.items()))
+
+
+def keep_read_ahead(statement: sa.Executable, params: Mapping[str, Any], rows: Sequence[Sequence[Any]]) -> None:
+    """Keep the rows `run_prepared(statement, params)` would answer, read along with another statement, for the
+    rest of this transaction (`take_read_ahead`)."""
+    db.session().info.setdefault(_READ_AHEAD, {})[_ahead_key(statement, params)] = rows
+
+
+def take_read_ahead(statement: sa.Executable, params: Mapping[str, Any]) -> Sequence[Sequence[Any]] | None:
+    """The rows of `statement` with these values if this transaction read them ahead (once), else None."""
+    kept = db.session().info.get(_READ_AHEAD)
+    return kept.pop(_ahead_key(statement, params), None) if kept else None
 
 
 def take_sqlite_write_lock() -> None:

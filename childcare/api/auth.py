@@ -14,7 +14,16 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from childcare.accounts.models import ApiToken, RoleGrant, User
 from childcare.audit.services import record
-from childcare.db import as_loaded, core_connection, db, run_prepared, unit_of_work, utcnow, write_intent
+from childcare.db import (
+    as_loaded,
+    core_connection,
+    db,
+    keep_read_ahead,
+    run_prepared,
+    unit_of_work,
+    utcnow,
+    write_intent,
+)
 from childcare.errors import DomainError, NotFound
 
 #: a token used again within this span keeps its stamp: one write a minute, not one per request
@@ -133,9 +142,37 @@ _STAMP = (sa.update(ApiToken)
           .execution_options(prepared=True))
 
 
-def authenticate_request() -> User:
+#: the columns of the lookup, before those of a statement read along with it
+_ACCOUNT_WIDTH = _GRANT_AT.stop
+_along: dict[int, tuple[sa.Select, sa.Select]] = {}
+
+
+def _with_account(statement: sa.Select) -> sa.Select:
+    """The stamping lookup with `statement` alongside, in one statement: its rows follow the account's columns
+    (one row per role and row of `statement`; nulls where `statement` has no rows). Where `statement` names
+    `actor_id`, the account's id stands. Built once per statement."""
+    known = _along.get(id(statement))
+    if known is not None and known[0] is statement:
+        return known[1]
+    account = _TOKEN_WITH_ACCOUNT_STAMPING.order_by(None).subquery("account")
+    along = sa.sql.visitors.replacement_traverse(
+        statement.order_by(None), {},
+        lambda element: account.c.id if isinstance(element, sa.BindParameter) and element.key == "actor_id" else None,
+    ).lateral("along")
+    combined = (sa.select(account, along).select_from(account.outerjoin(along, sa.true()))
+                .execution_options(prepared=True))
+    _along[id(statement)] = (statement, combined)
+    return combined
+
+
+def authenticate_request(along: tuple[sa.Select, dict] | None = None) -> User:
     """The account behind the request's bearer token, with its roles (which permission checks read), or
-    Unauthenticated."""
+    Unauthenticated.
+
+    `along`: a statement and its values (`actor_id` excepted) that the operation will run first; on PostgreSQL its
+    rows come in the same round trip as the account and are kept for the operation (db.take_read_ahead). The
+    statement's first column must never be null (an id): a row of nulls there means it found nothing. Its rows come
+    in no particular order."""
     if "api_user" in g:
         return g.api_user
     token = bearer_token()
@@ -146,9 +183,13 @@ def authenticate_request() -> User:
     now = utcnow()
     stale_before = now - LAST_USED_RESOLUTION
     if stamping:
-        rows = run_prepared(_TOKEN_WITH_ACCOUNT_STAMPING, {"token_hash": hash_token(token), "now": now,
-                                                          "stale_before": stale_before}, connection)
+        params = {"token_hash": hash_token(token), "now": now, "stale_before": stale_before}
+        if along is None:
+            rows = run_prepared(_TOKEN_WITH_ACCOUNT_STAMPING, params, connection)
+        else:
+            rows = run_prepared(_with_account(along[0]), {**along[1], **params}, connection)
     else:
+        along = None
         rows = run_prepared(_TOKEN_WITH_ACCOUNT, {"token_hash": hash_token(token)}, connection)
     if not rows:
         raise Unauthenticated()
@@ -162,9 +203,13 @@ def authenticate_request() -> User:
     g.api_token_id = token_id
     user = as_loaded(User, dict(zip(_USER_KEYS, rows[0][_USERS_AT], strict=True)))
     if "grants" not in user.__dict__:
-        grants = [as_loaded(RoleGrant, dict(zip(_GRANT_KEYS, row[_GRANT_AT], strict=True)))
-                  for row in rows if row[_GRANT_AT.start] is not None]
-        set_committed_value(user, "grants", grants)
+        grants = {row[_GRANT_AT.start]: row[_GRANT_AT] for row in rows if row[_GRANT_AT.start] is not None}
+        set_committed_value(user, "grants", [as_loaded(RoleGrant, dict(zip(_GRANT_KEYS, grants[key], strict=True)))
+                                             for key in sorted(grants)])
+    if along is not None:
+        first_grant = rows[0][_GRANT_AT.start]  # each row of the statement comes once per role: take one role's
+        found = [row[_ACCOUNT_WIDTH:] for row in rows if row[_GRANT_AT.start] == first_grant]
+        keep_read_ahead(along[0], {**along[1], "actor_id": user.id}, found if found[0][0] is not None else [])
     g.api_user = user
     return user
 

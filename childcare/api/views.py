@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from flask_babel import gettext as _
 from flask_login import AnonymousUserMixin
@@ -99,8 +100,12 @@ def _query_args() -> dict[str, Any]:
 def endpoint(rule: str, method: str, *, summary: str, tag: str, auth: bool = True,
              body: type[BaseModel] | None = None, query: type[BaseModel] | None = None, response: Any = None,
              status: int = 200, errors: tuple[int, ...] = (), limit: Callable[[], str] | None = None,
-             idempotency_key: bool = False) -> Callable:
-    """Register an API view: authenticate, parse, call; record it for the OpenAPI document."""
+             idempotency_key: bool = False,
+             reads_first: Callable[[Any], tuple[sa.Select, dict] | None] | None = None) -> Callable:
+    """Register an API view: authenticate, parse, call; record it for the OpenAPI document.
+
+    `reads_first`: given the body, the statement the operation reads first (with its values), which then comes in
+    the round trip of the token lookup (auth.authenticate_request)."""
 
     def decorator(fn: Callable) -> Callable:
         op = Operation(method=method.upper(), rule=rule, endpoint=f"{bp.name}.{fn.__name__}", summary=summary,
@@ -114,9 +119,16 @@ def endpoint(rule: str, method: str, *, summary: str, tag: str, auth: bool = Tru
         def view(**kwargs: Any):
             if any(isinstance(v, int) and v > MAX_ID for v in kwargs.values()):
                 raise NotFound()  # no row has such an id, and the database would refuse the number
-            if auth:
+            if auth and body is not None and reads_first is not None:
+                try:
+                    kwargs["body"] = read_body(body)
+                except (ValidationError, BadJson):
+                    authenticate_request()  # without a valid token the answer is 401, whatever the body
+                    raise
+                kwargs["actor"] = authenticate_request(along=reads_first(kwargs["body"]))
+            elif auth:
                 kwargs["actor"] = authenticate_request()
-            if body is not None:
+            if body is not None and "body" not in kwargs:
                 kwargs["body"] = read_body(body)
             if query is not None:
                 kwargs["query"] = query.model_validate(_query_args())

@@ -22,7 +22,7 @@ from childcare.accounts.permissions import can_manage_community, ensure_manages_
 from childcare.audit.models import AuditEntry
 from childcare.audit.services import entry_values, record
 from childcare.children.models import Child, Guardianship
-from childcare.db import as_loaded, db, fetch, insert_together, run_prepared, utcnow
+from childcare.db import as_loaded, db, fetch, insert_together, run_prepared, take_read_ahead, utcnow
 from childcare.enrolment.capacity import (
     busy_on_lock_timeout,
     lock_and_recount,
@@ -438,18 +438,25 @@ _CHILD_COLUMNS = [_children.c[key] for key in ("id", "name", "birth_date", "grad
 _ENROLLED_ELSEWHERE = (sa.exists().where(_other.c.child_id == _children.c.id, _other.c.status.in_(LIVE),
                                          _other.c.programme_id != sa.bindparam("programme_id"))
                        .correlate(_children).label("enrolled_elsewhere"))
+# Of the programme, what the rules, the seat and the messages of a sign-up read; of an enrolment already there (a
+# repeat), what tells it apart. The rest (a description, themes, the schedule's lists) loads if something asks: each
+# column costs every sign-up its share of the round trip and of the driver's work.
+_PROGRAMME_COLUMNS = [_programmes.c[key] for key in (
+    "id", "community_id", "title", "capacity", "mode", "allocation", "needs_approval", "starts_on",
+    "ends_on", "min_age", "max_age", "min_grade", "max_grade", "registration_opens_at", "registration_closes_at",
+    "published", "children_per_adult", "min_volunteers", "pause_enrolment_when_understaffed")]
+_LIVE_COLUMNS = [_live.c[key] for key in ("id", "programme_id", "session_id", "child_id", "status")]
 _PROGRAMME_AND_CHILDREN = (
-    sa.select(*(column.label(f"programme_{column.key}") for column in _programmes.c), *_CHILD_COLUMNS,
+    sa.select(*(column.label(f"programme_{column.key}") for column in _PROGRAMME_COLUMNS), *_CHILD_COLUMNS,
               _users.c.id.label("guardian_id"), _users.c.locale.label("guardian_locale"),
-              _users.c.phone.label("guardian_phone"), *(column.label(f"live_{column.key}") for column in _live.c),
+              _users.c.phone.label("guardian_phone"), *(column.label(f"live_{column.key}") for column in _LIVE_COLUMNS),
               _ENROLLED_ELSEWHERE)
     .select_from(_programmes.outerjoin(_FAMILY, _children.c.id.in_(sa.bindparam("child_ids", expanding=True))))
     .where(_programmes.c.id == sa.bindparam("programme_id"))
-    .order_by(_children.c.id, _theirs.c.id, _live.c.id)
-    .execution_options(prepared=True))
-_PROGRAMME_KEYS = [column.key for column in _programmes.c]
+    .execution_options(prepared=True))  # in no order: the API's token lookup may bring its rows along (below)
+_PROGRAMME_KEYS = [column.key for column in _PROGRAMME_COLUMNS]
 _CHILD_KEYS = [column.key for column in _CHILD_COLUMNS]
-_LIVE_KEYS = [column.key for column in _live.c]
+_LIVE_KEYS = [column.key for column in _LIVE_COLUMNS]
 _ENROLMENT_KEYS = [column.key for column in Enrolment.__table__.columns]
 # Where each part sits in a row: the programme, the child, the guardian (id, locale, phone), a live enrolment here,
 # and whether the child is enrolled elsewhere.
@@ -469,11 +476,21 @@ class ActorsChildren(NamedTuple):
     elsewhere: set[int]  # those of the children who hold a live enrolment in another programme
 
 
+def first_read_of_sign_up(programme_id: int, child_ids: Sequence[int]) -> tuple[sa.Select, dict] | None:
+    """What sign_up reads first, the programme with the children asked for (its actor as `actor_id`), for a caller
+    that can read it ahead in a round trip of its own: the API's token lookup (auth.authenticate_request)."""
+    wanted_ids = list(dict.fromkeys(child_ids))
+    return (_PROGRAMME_AND_CHILDREN, {"programme_id": programme_id, "child_ids": wanted_ids}) if wanted_ids else None
+
+
 def _programme_and_children(actor: User, programme_id: int, child_ids: list[int]
                             ) -> tuple[Programme | None, ActorsChildren]:
-    """The programme (None when there is none) and what a sign-up needs of the children asked for: one round trip."""
-    rows = run_prepared(_PROGRAMME_AND_CHILDREN, {"programme_id": programme_id, "actor_id": actor.id,
-                                                  "child_ids": child_ids})
+    """The programme (None when there is none) and what a sign-up needs of the children asked for: one round trip,
+    or none when the token lookup brought it along."""
+    params = {"programme_id": programme_id, "actor_id": actor.id, "child_ids": child_ids}
+    rows = take_read_ahead(_PROGRAMME_AND_CHILDREN, params)
+    if rows is None:
+        rows = run_prepared(_PROGRAMME_AND_CHILDREN, params)
     if not rows:
         return None, ActorsChildren(children=[], guardians={}, live=[], elsewhere=set())
     programme = as_loaded(Programme, dict(zip(_PROGRAMME_KEYS, rows[0][_PROGRAMME_AT], strict=True)))
@@ -494,9 +511,11 @@ def _programme_and_children(actor: User, programme_id: int, child_ids: list[int]
         live_id = row[_LIVE_AT.start]
         if live_id is not None and live_id not in live:
             live[live_id] = dict(zip(_LIVE_KEYS, row[_LIVE_AT], strict=True))
+    # Rows come in no order: guardians (whose messages go out in this order) and enrolments by id.
     return programme, ActorsChildren(children=[children[i] for i in child_ids if i in children],
-                                     guardians={child_id: list(each.values()) for child_id, each in guardians.items()},
-                                     live=list(live.values()), elsewhere=elsewhere)
+                                     guardians={child_id: [each[key] for key in sorted(each)]
+                                                for child_id, each in guardians.items()},
+                                     live=[live[key] for key in sorted(live)], elsewhere=elsewhere)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
+from childcare.db import db
 from tests.api.test_children import CHILD
 from tests.factories import CoordinatorFactory, ProgrammeFactory, UserFactory
 
@@ -176,3 +179,71 @@ def test_day_booking_shows_seats_per_session_and_leave_is_asked_for_booked_sessi
     assert leave.get_json()["leaves"][0]["session_id"] == sessions[0]["id"]
     refused = guardian.post("/api/v1/leave", {"child_id": child_id, "session_ids": [sessions[3]["id"]]})
     assert refused.status_code == 422
+
+
+def test_a_sign_up_reads_the_programme_and_children_in_the_round_trip_of_its_token(api, app, dialect):
+    """A mother who also volunteers enrols the child she shares with its father: on PostgreSQL the token lookup
+    brings the programme and the children along (a message fewer), and nothing is read twice or counted twice:
+    her two roles, the father's message, the answer."""
+    from childcare.accounts.models import Role
+    from childcare.api.auth import authenticate_request
+    from childcare.children.models import Child, Guardianship
+    from childcare.db import take_read_ahead
+    from childcare.enrolment.services import first_read_of_sign_up
+    from childcare.notifications.models import Notification
+
+    programme = ProgrammeFactory(capacity=5)
+    mother_account = UserFactory(roles=[Role.GUARDIAN, Role.VOLUNTEER])
+    father = UserFactory()
+    mother = api(mother_account)
+    child_id = a_child(mother)
+    db.session.add(Guardianship(child_id=child_id, user_id=father.id, relation="爸爸"))
+    db.session.commit()
+    sent: list[str] = []
+
+    def watch(conn, cursor, statement, parameters, context, executemany):
+        made = conn.connection.info.get("prepared_statements", {})  # the SQL behind an EXECUTE, if it is one
+        own = statement.removeprefix("BEGIN; ")
+        sent.append(next((sql for sql, execute in made.items() if execute == own), own))
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", watch)
+    try:
+        response = mother.post("/api/v1/enrolments", {"programme_id": programme.id, "child_ids": [child_id]})
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", watch)
+    assert response.status_code == 201, response.get_json()
+    [enrolment] = response.get_json()["enrolments"]
+    assert enrolment["status"] == "confirmed"
+    if dialect == "postgresql":
+        [lookup] = [statement for statement in sent if "FROM api_tokens" in statement]
+        assert "FROM programmes" in lookup and "guardianships" in lookup
+        assert [statement for statement in sent if "FROM programmes" in statement] == [lookup]
+    with app.app_context():
+        told = db.session.scalars(sa.select(Notification.user_id).where(Notification.kind == "enrolment.confirmed"))
+        assert sorted(told) == sorted([mother_account.id, father.id])
+        assert db.session.get(Child, child_id).name == CHILD["name"]
+        db.session.remove()
+    # What the lookup answers beside the rows read along: the account with each of its roles once.
+    with app.test_request_context("/api/v1/enrolments", headers={"Authorization": f"Bearer {mother.token}"}):
+        account = authenticate_request(along=first_read_of_sign_up(programme.id, [child_id]))
+        assert sorted(grant.role for grant in account.grants) == [Role.GUARDIAN, Role.VOLUNTEER]
+        read = take_read_ahead(*_with_actor(first_read_of_sign_up(programme.id, [child_id]), account.id))
+        if dialect == "postgresql":
+            assert len(read) == 2  # the child with each of its guardians, once
+            assert take_read_ahead(*_with_actor(first_read_of_sign_up(programme.id, [child_id]), account.id)) is None
+        else:
+            assert read is None  # SQLite reads it when the sign-up asks
+        db.session.remove()
+
+
+def _with_actor(first_read, actor_id: int):
+    statement, params = first_read
+    return statement, {**params, "actor_id": actor_id}
+
+
+def test_a_sign_up_with_a_bad_body_and_no_token_is_401(api):
+    response = api().post("/api/v1/enrolments", {"programme_id": "one", "child_ids": [1]})
+    assert response.status_code == 401
+    assert api(UserFactory()).post("/api/v1/enrolments", {"programme_id": "one"}).status_code == 422
