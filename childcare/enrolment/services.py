@@ -478,7 +478,7 @@ class ActorsChildren(NamedTuple):
 
 def first_read_of_sign_up(programme_id: int, child_ids: Sequence[int]) -> tuple[sa.Select, dict] | None:
     """What sign_up reads first, the programme with the children asked for (its actor as `actor_id`), for a caller
-    that can read it ahead in a round trip of its own: the API's token lookup (auth.authenticate_request)."""
+    that can bring it along in a round trip it makes anyway: the API's token lookup (auth.authenticate_request)."""
     wanted_ids = list(dict.fromkeys(child_ids))
     return (_PROGRAMME_AND_CHILDREN, {"programme_id": programme_id, "child_ids": wanted_ids}) if wanted_ids else None
 
