@@ -188,7 +188,7 @@ def run_prepared(statement: sa.Executable, params: dict[str, Any], connection: s
     execution. It runs on the session's connection unless given another."""
     if connection is None:
         connection = core_connection()
-    if not _runs_prepared(connection):
+    if not runs_prepared(connection):
         result = connection.execute(statement, params)
         return result.all() if result.returns_rows else []
     plan, bound = _bound(statement, params, connection)
@@ -231,7 +231,7 @@ def _execute_on_cursor(connection: sa.Connection, sent: str, bound: dict[str, An
     return rows
 
 
-def _runs_prepared(connection: sa.Connection) -> bool:
+def runs_prepared(connection: sa.Connection) -> bool:
     return connection.dialect.driver == "psycopg2" and connection.get_execution_options().get(
         "prepared_statements", True)
 
@@ -332,7 +332,7 @@ def write_at_commit(statement: sa.Executable, params: dict[str, Any]) -> None:
     PostgreSQL, or before any other statement that comes first on the connection (which then sees it); a rollback
     drops it. Elsewhere (SQLite, prepared statements off) it runs at once."""
     connection = core_connection()
-    if not _runs_prepared(connection):
+    if not runs_prepared(connection):
         run_prepared(statement, params, connection)
         return
     _send_write_at_commit(connection)  # one waits at a time: an earlier one goes first

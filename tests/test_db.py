@@ -315,7 +315,7 @@ def test_a_hot_statement_gives_the_rows_an_ordinary_execution_gives(count_querie
     services.enrol(actor=guardian, programme_id=camp.id, child_ids=[kids[0].id])
     db.session.commit()
     asked = [
-        (_TOKEN_WITH_ACCOUNT, {"token_hash": hash_token(token)}),
+        (_TOKEN_WITH_ACCOUNT, {"hashed_token": hash_token(token)}),
         (_PROGRAMME_AND_CHILDREN, {"programme_id": camp.id, "actor_id": guardian.id, "child_ids": [kids[0].id]}),
         (_PROGRAMME_AND_CHILDREN, {"programme_id": camp.id, "actor_id": guardian.id,
                                    "child_ids": [k.id for k in kids]}),

@@ -94,12 +94,14 @@ _grants = RoleGrant.__table__
 # The account as a request needs it: its secrets (the password's hash, the calendar feed's token) are not read on
 # every call; they load if a request asks for them.
 _ACCOUNT_COLUMNS = [column for column in _users.c if column.key not in ("password_hash", "calendar_token")]
-# The token, its account and the account's roles (one row per role, or one row with none) in one round trip.
+# The token, its account and the account's roles (one row per role, or one row with none) in one round trip. The
+# token's hash goes by a name that is no column of api_tokens: SQLAlchemy reads an execution's values named like a
+# column as new values for the stamp's UPDATE (below).
 _TOKEN_WITH_ACCOUNT = (sa.select(ApiToken.id.label("token_id"), ApiToken.last_used_at.label("token_last_used_at"),
                                  *_ACCOUNT_COLUMNS, *(column.label(f"grant_{column.key}") for column in _grants.c))
                        .join(_users, _users.c.id == ApiToken.user_id)
                        .outerjoin(_grants, _grants.c.user_id == _users.c.id)
-                       .where(ApiToken.token_hash == sa.bindparam("token_hash"), ApiToken.revoked_at.is_(None),
+                       .where(ApiToken.token_hash == sa.bindparam("hashed_token"), ApiToken.revoked_at.is_(None),
                               _users.c.active.is_(True))
                        .order_by(_grants.c.id)
                        .execution_options(prepared=True))
@@ -114,7 +116,7 @@ _GRANT_AT = slice(_USERS_AT.stop, _USERS_AT.stop + len(_GRANT_KEYS))
 # nearly every token is due, parents having signed in minutes before). SKIP LOCKED: a token that another request
 # is stamping at this moment is left to it, never waited for.
 _DUE = (sa.select(ApiToken.id)
-        .where(ApiToken.token_hash == sa.bindparam("token_hash"), ApiToken.revoked_at.is_(None),
+        .where(ApiToken.token_hash == sa.bindparam("hashed_token"), ApiToken.revoked_at.is_(None),
                sa.or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < sa.bindparam("stale_before")))
         .with_for_update(skip_locked=True)
         .scalar_subquery())
@@ -154,6 +156,11 @@ def _with_account(statement: sa.Select) -> sa.Select:
     known = _along.get(id(statement))
     if known is not None and known[0] is statement:
         return known[1]
+    # Executed by SQLAlchemy (prepared statements off), a value whose name is a column of api_tokens would be taken
+    # as a new value for that column by the stamp's UPDATE.
+    clash = set(statement.compile().binds) & set(ApiToken.__table__.c.keys())
+    if clash:
+        raise ValueError(f"a statement read along with the token lookup may not name {sorted(clash)}")
     account = _TOKEN_WITH_ACCOUNT_STAMPING.order_by(None).subquery("account")
     along = sa.sql.visitors.replacement_traverse(
         statement.order_by(None), {},
@@ -183,14 +190,14 @@ def authenticate_request(along: tuple[sa.Select, dict] | None = None) -> User:
     now = utcnow()
     stale_before = now - LAST_USED_RESOLUTION
     if stamping:
-        params = {"token_hash": hash_token(token), "now": now, "stale_before": stale_before}
+        params = {"hashed_token": hash_token(token), "now": now, "stale_before": stale_before}
         if along is None:
             rows = run_prepared(_TOKEN_WITH_ACCOUNT_STAMPING, params, connection)
         else:
             rows = run_prepared(_with_account(along[0]), {**along[1], **params}, connection)
     else:
         along = None
-        rows = run_prepared(_TOKEN_WITH_ACCOUNT, {"token_hash": hash_token(token)}, connection)
+        rows = run_prepared(_TOKEN_WITH_ACCOUNT, {"hashed_token": hash_token(token)}, connection)
     if not rows:
         raise Unauthenticated()
     token_id, last_used_at = rows[0][0], rows[0][1]  # as it was before this request

@@ -19,6 +19,7 @@ from childcare.db import (
     is_lock_timeout,
     remember_prepared,
     reserve_ids,
+    runs_prepared,
     take_sqlite_write_lock,
     with_pending_begin,
 )
@@ -132,11 +133,15 @@ def lock_and_recount(programme_id: int, session_ids: Sequence[int | None], *, pr
         if _dialect() == "postgresql":
             names = tuple(table.name for table, count in new_ids if count > 0)
             params.update({f"count_{table.name}": count for table, count in new_ids if count > 0})
-            connection = core_connection().connection
+            session_connection = core_connection()
+            connection = session_connection.connection
             cursor = connection.dbapi_connection.cursor()  # the session's transaction
             lock, recount = _pg_lock_and_recount(day=bool(real), id_tables=names)
-            (lock_sent, lock_made), (recount_sent, recount_made) = (as_prepared(connection, lock),
-                                                                    as_prepared(connection, recount))
+            if runs_prepared(session_connection):
+                (lock_sent, lock_made), (recount_sent, recount_made) = (as_prepared(connection, lock),
+                                                                        as_prepared(connection, recount))
+            else:  # behind a pooler in transaction mode: nothing may outlive the transaction
+                (lock_sent, lock_made), (recount_sent, recount_made) = (lock, None), (recount, None)
             cursor.execute(with_pending_begin(connection, f"{lock_sent}; {recount_sent}"), params)
             rows = cursor.fetchall()  # the last statement's: the lock only locks
             remember_prepared(connection, lock, lock_made)

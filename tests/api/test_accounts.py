@@ -235,3 +235,42 @@ def test_a_token_being_stamped_by_another_request_is_not_waited_for(app, client,
         response = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 200
         other.rollback()
+
+
+@pytest.mark.concurrency  # its own connections, as a second server would have
+def test_behind_a_pooler_in_transaction_mode_the_api_works_and_stamps_only_the_last_use(app, dialect):
+    """With prepared statements off (PREPARED_STATEMENTS=0, for PgBouncer) SQLAlchemy runs the token lookup itself:
+    a due token is stamped, its hash stays as it was, and a sign-up reads its programme along with it."""
+    if dialect != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    from childcare import create_app
+    from childcare.config import TestingConfig
+    from tests.api.test_children import CHILD
+    from tests.factories import ProgrammeFactory
+
+    with app.app_context():
+        programme_id = ProgrammeFactory(capacity=3).id
+        token = make_token(UserFactory())
+        db.session.execute(sa.update(ApiToken).values(last_used_at=utcnow() - timedelta(minutes=5)))
+        db.session.commit()
+        db.session.remove()
+    pooled = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
+                        UPLOAD_FOLDER=app.config["UPLOAD_FOLDER"], PREPARED_STATEMENTS=False)
+    client = pooled.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        assert client.get("/api/v1/me", headers=headers).status_code == 200
+        child = client.post("/api/v1/children", json=CHILD, headers=headers)
+        assert child.status_code == 201, child.get_json()
+        enrolled = client.post("/api/v1/enrolments", json={"programme_id": programme_id,
+                                                            "child_ids": [child.get_json()["id"]]}, headers=headers)
+        assert enrolled.status_code == 201, enrolled.get_json()
+        with pooled.app_context():
+            assert db.session.execute(sa.text("SELECT statement FROM pg_prepared_statements")).scalars().all() == []
+            stored = db.session.scalar(sa.select(ApiToken))
+            assert stored.token_hash == hash_token(token)
+            assert utcnow() - stored.last_used_at < timedelta(minutes=1)
+            db.session.remove()
+    finally:
+        with pooled.app_context():
+            db.engine.dispose()
