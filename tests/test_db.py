@@ -316,9 +316,10 @@ def test_a_hot_statement_gives_the_rows_an_ordinary_execution_gives(count_querie
     db.session.commit()
     asked = [
         (_TOKEN_WITH_ACCOUNT, {"hashed_token": hash_token(token)}),
-        (_PROGRAMME_AND_CHILDREN, {"programme_id": camp.id, "actor_id": guardian.id, "child_ids": [kids[0].id]}),
+        (_PROGRAMME_AND_CHILDREN, {"programme_id": camp.id, "actor_id": guardian.id, "child_ids": [kids[0].id],
+                                   "session_ids": []}),
         (_PROGRAMME_AND_CHILDREN, {"programme_id": camp.id, "actor_id": guardian.id,
-                                   "child_ids": [k.id for k in kids]}),
+                                   "child_ids": [k.id for k in kids], "session_ids": []}),
         (db_module._by_id(Programme), {"id": camp.id}),
     ]
     for statement, params in asked:
@@ -344,7 +345,7 @@ def test_hot_plans_never_pile_up(monkeypatch):
     monkeypatch.setattr(db_module, "_hot_statements", {})
     for count in range(1, 6):  # a new shape of the IN list each time
         rows = run_prepared(_PROGRAMME_AND_CHILDREN, {"programme_id": camp.id, "actor_id": guardian.id,
-                                                      "child_ids": [k.id for k in kids[:count]]})
+                                                      "child_ids": [k.id for k in kids[:count]], "session_ids": []})
         assert sorted({row[services._CHILD_AT.start] for row in rows}) == sorted(k.id for k in kids[:count])
         assert len(db_module._hot_plans) <= 2 and len(db_module._hot_statements) <= 2
 

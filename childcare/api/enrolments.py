@@ -45,7 +45,8 @@ def _replay(answer: tuple[int, dict]):
 
 @endpoint("/enrolments", "POST", summary="Enrol children", tag="enrolments", body=EnrolmentCreate,
           response=EnrolmentBatch, status=201, errors=(404, 422), idempotency_key=True,
-          reads_first=lambda body: services.first_read_of_sign_up(body.programme_id, body.child_ids))
+          reads_first=lambda body: services.first_read_of_sign_up(body.programme_id, body.child_ids,
+                                                                  body.session_ids))
 def create_enrolments(actor: User, body: EnrolmentCreate):
     """Each child gets a seat (`confirmed`, or `pending` when the programme needs approval), or a place on the
     waiting list (`waitlisted`, with its 1-based `position`). Day mode books `session_ids`. With

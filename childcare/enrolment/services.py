@@ -331,47 +331,42 @@ def _ensure_eligible(programme: Programme, child: Child) -> None:
                                    "%(high)s)."), field="child_ids", child=child.name, low=low, high=high)
 
 
-def _ensure_no_overlap(programme: Programme, children: Sequence[Child], session_ids: Sequence[int]) -> None:
-    """No child may hold a live enrolment in another programme's session at an overlapping time."""
-    params = {"programme_id": programme.id, "child_ids": [c.id for c in children]}
-    if session_ids:
-        params["session_ids"] = list(session_ids)
-    clashes = run_prepared(_OVERLAP_DAY if session_ids else _OVERLAP_WHOLE, params)
-    if clashes:
-        child_id, title = clashes[0]
-        name = next(c.name for c in children if c.id == child_id)
-        raise Overlap(_l("%(child)s is already enrolled in %(programme)s at the same time."), field="child_ids",
-                      child=name, programme=title)
+def _ensure_no_overlap(children: Sequence[Child], clashes: dict[int, str]) -> None:
+    """No child may hold a live enrolment in another programme's session at an overlapping time (`clashes`: such
+    a programme's title, by child, as the sign-up's first read found them)."""
+    for child in children:
+        if child.id in clashes:
+            raise Overlap(_l("%(child)s is already enrolled in %(programme)s at the same time."), field="child_ids",
+                          child=child.name, programme=clashes[child.id])
 
 
-def _overlap_statement(*, day: bool) -> sa.Select:
-    """A live enrolment of one of the children, in another programme, whose session overlaps one of the sessions
-    asked for (day mode: those chosen; whole mode: every session of the programme). Built once: a child who is
-    already enrolled elsewhere is the usual case in a rush, not the exception."""
+def _clash_statement() -> sa.ScalarSelect:
+    """For a child and the programme of the sign-up's first read: the title of another programme in which the child
+    holds a live enrolment whose session overlaps one of the sessions asked for (day mode: those chosen; whole mode:
+    every session of the programme), or null. In the first read: a child who is already enrolled elsewhere is the
+    usual case in a rush, and this asks no round trip of its own."""
     sessions, enrolments, programmes = ProgrammeSession.__table__, Enrolment.__table__, Programme.__table__
-    target = sa.select(sessions.c.starts_at, sessions.c.ends_at).where(sessions.c.cancelled.is_(False))
-    target = (target.where(sessions.c.id.in_(sa.bindparam("session_ids", expanding=True))) if day
-              else target.where(sessions.c.programme_id == sa.bindparam("programme_id"))).subquery("target")
-    theirs = sessions.alias("theirs")
+    target, theirs = sessions.alias("target"), sessions.alias("their_sessions")
+    other, other_programme = enrolments.alias("elsewhere"), programmes.alias("other_programme")
+    asked = sa.or_(sa.and_(_programmes.c.mode == EnrolmentMode.DAY,
+                           target.c.id.in_(sa.bindparam("session_ids", expanding=True))),
+                   sa.and_(_programmes.c.mode != EnrolmentMode.DAY, target.c.programme_id == _programmes.c.id))
     # The sessions an enrolment covers are always its programme's (day mode: one of them), so the join goes by the
     # programme: an index finds them. Joined by "its session, or else its programme's" the OR left the database
     # only a scan of every session of every programme.
-    covers = sa.and_(theirs.c.programme_id == enrolments.c.programme_id,
-                     sa.or_(enrolments.c.session_id.is_(None), enrolments.c.session_id == theirs.c.id))
-    return (sa.select(enrolments.c.child_id, programmes.c.title)
-            .select_from(enrolments.join(theirs, covers)
-                         .join(programmes, programmes.c.id == enrolments.c.programme_id)
+    covers = sa.and_(theirs.c.programme_id == other.c.programme_id,
+                     sa.or_(other.c.session_id.is_(None), other.c.session_id == theirs.c.id))
+    return (sa.select(other_programme.c.title)
+            .select_from(other.join(theirs, covers)
+                         .join(other_programme, other_programme.c.id == other.c.programme_id)
                          .join(target, sa.and_(theirs.c.starts_at < target.c.ends_at,
                                                target.c.starts_at < theirs.c.ends_at)))
-            .where(enrolments.c.child_id.in_(sa.bindparam("child_ids", expanding=True)),
-                   enrolments.c.status.in_(LIVE), enrolments.c.programme_id != sa.bindparam("programme_id"),
-                   theirs.c.cancelled.is_(False))
+            .where(other.c.child_id == _children.c.id, other.c.status.in_(LIVE),
+                   other.c.programme_id != _programmes.c.id, theirs.c.cancelled.is_(False),
+                   target.c.cancelled.is_(False), asked)
             .limit(1)
-            .execution_options(prepared=True))
-
-
-_OVERLAP_DAY = _overlap_statement(day=True)
-_OVERLAP_WHOLE = _overlap_statement(day=False)
+            .correlate(_children, _programmes)
+            .scalar_subquery())
 
 
 def _sessions_to_book(programme: Programme, session_ids: Iterable[int] | None, now: datetime
@@ -419,7 +414,6 @@ _mine = Guardianship.__table__.alias("mine")
 _theirs = Guardianship.__table__.alias("theirs")
 _users = User.__table__
 _live = Enrolment.__table__.alias("live")
-_other = Enrolment.__table__.alias("other")
 # The programme, and the actor's children asked for, each with all their guardians (for the messages), their live
 # enrolments in this programme (idempotency) and whether they hold one in any other (the overlap rule), in one query:
 # one row per child, guardian and live enrolment here, or one row with the programme alone (none of the children is
@@ -435,9 +429,6 @@ _FAMILY = (_children.join(_mine, sa.and_(_mine.c.child_id == _children.c.id,
 # Of a child, a sign-up reads what its rules and messages need (name, birth date, grade); the rest of the record
 # (medical notes, allergies, contacts) never leaves the database on this path, and would load if something asked.
 _CHILD_COLUMNS = [_children.c[key] for key in ("id", "name", "birth_date", "grade")]
-_ENROLLED_ELSEWHERE = (sa.exists().where(_other.c.child_id == _children.c.id, _other.c.status.in_(LIVE),
-                                         _other.c.programme_id != sa.bindparam("programme_id"))
-                       .correlate(_children).label("enrolled_elsewhere"))
 # Of the programme, what the rules, the seat and the messages of a sign-up read; of an enrolment already there (a
 # repeat), what tells it apart. The rest (a description, themes, the schedule's lists) loads if something asks: each
 # column costs every sign-up its share of the round trip and of the driver's work.
@@ -450,7 +441,7 @@ _PROGRAMME_AND_CHILDREN = (
     sa.select(*(column.label(f"programme_{column.key}") for column in _PROGRAMME_COLUMNS), *_CHILD_COLUMNS,
               _users.c.id.label("guardian_id"), _users.c.locale.label("guardian_locale"),
               _users.c.phone.label("guardian_phone"), *(column.label(f"live_{column.key}") for column in _LIVE_COLUMNS),
-              _ENROLLED_ELSEWHERE)
+              _clash_statement().label("clash"))
     .select_from(_programmes.outerjoin(_FAMILY, _children.c.id.in_(sa.bindparam("child_ids", expanding=True))))
     .where(_programmes.c.id == sa.bindparam("programme_id"))
     .execution_options(prepared=True))  # in no order: the API's token lookup may bring its rows along (below)
@@ -459,12 +450,12 @@ _CHILD_KEYS = [column.key for column in _CHILD_COLUMNS]
 _LIVE_KEYS = [column.key for column in _LIVE_COLUMNS]
 _ENROLMENT_KEYS = [column.key for column in Enrolment.__table__.columns]
 # Where each part sits in a row: the programme, the child, the guardian (id, locale, phone), a live enrolment here,
-# and whether the child is enrolled elsewhere.
+# and the programme elsewhere whose time the child's overlaps, if any.
 _PROGRAMME_AT = slice(0, len(_PROGRAMME_KEYS))
 _CHILD_AT = slice(_PROGRAMME_AT.stop, _PROGRAMME_AT.stop + len(_CHILD_KEYS))
 _GUARDIAN_AT = slice(_CHILD_AT.stop, _CHILD_AT.stop + 3)
 _LIVE_AT = slice(_GUARDIAN_AT.stop, _GUARDIAN_AT.stop + len(_LIVE_KEYS))
-_ELSEWHERE_AT = _LIVE_AT.stop
+_CLASH_AT = _LIVE_AT.stop
 
 
 class ActorsChildren(NamedTuple):
@@ -473,39 +464,46 @@ class ActorsChildren(NamedTuple):
     children: list[Child]  # the actor's own among those asked for, in the order asked
     guardians: dict[int, list[Recipient]]  # every guardian of each
     live: list[dict]  # every live enrolment of these children in this programme
-    elsewhere: set[int]  # those of the children who hold a live enrolment in another programme
+    clashes: dict[int, str]  # by child: another programme it is enrolled in at a time that overlaps (its title)
 
 
-def first_read_of_sign_up(programme_id: int, child_ids: Sequence[int]) -> tuple[sa.Select, dict] | None:
+def first_read_of_sign_up(programme_id: int, child_ids: Sequence[int], session_ids: Sequence[int] | None = None
+                          ) -> tuple[sa.Select, dict] | None:
     """What sign_up reads first, the programme with the children asked for (its actor as `actor_id`), for a caller
     that can bring it along in a round trip it makes anyway: the API's token lookup (auth.authenticate_request)."""
     wanted_ids = list(dict.fromkeys(child_ids))
-    return (_PROGRAMME_AND_CHILDREN, {"programme_id": programme_id, "child_ids": wanted_ids}) if wanted_ids else None
+    if not wanted_ids:
+        return None
+    return _PROGRAMME_AND_CHILDREN, _first_read_values(programme_id, wanted_ids, session_ids)
 
 
-def _programme_and_children(actor: User, programme_id: int, child_ids: list[int]
+def _first_read_values(programme_id: int, child_ids: list[int], session_ids: Sequence[int] | None) -> dict:
+    return {"programme_id": programme_id, "child_ids": child_ids, "session_ids": sorted(set(session_ids or ()))}
+
+
+def _programme_and_children(actor: User, programme_id: int, child_ids: list[int], session_ids: Sequence[int] | None
                             ) -> tuple[Programme | None, ActorsChildren]:
     """The programme (None when there is none) and what a sign-up needs of the children asked for: one round trip,
     or none when the token lookup brought it along."""
-    params = {"programme_id": programme_id, "actor_id": actor.id, "child_ids": child_ids}
+    params = {**_first_read_values(programme_id, child_ids, session_ids), "actor_id": actor.id}
     rows = take_read_ahead(_PROGRAMME_AND_CHILDREN, params)
     if rows is None:
         rows = run_prepared(_PROGRAMME_AND_CHILDREN, params)
     if not rows:
-        return None, ActorsChildren(children=[], guardians={}, live=[], elsewhere=set())
+        return None, ActorsChildren(children=[], guardians={}, live=[], clashes={})
     programme = as_loaded(Programme, dict(zip(_PROGRAMME_KEYS, rows[0][_PROGRAMME_AT], strict=True)))
     children: dict[int, Child] = {}
     guardians: dict[int, dict[int, Recipient]] = {}
     live: dict[int, dict] = {}
-    elsewhere: set[int] = set()
+    clashes: dict[int, str] = {}
     for row in rows:
         child_id = row[_CHILD_AT.start]
         if child_id is None:
             continue  # the programme alone
         if child_id not in children:
             children[child_id] = as_loaded(Child, dict(zip(_CHILD_KEYS, row[_CHILD_AT], strict=True)))
-            if row[_ELSEWHERE_AT]:
-                elsewhere.add(child_id)
+            if row[_CLASH_AT] is not None:
+                clashes[child_id] = row[_CLASH_AT]
         guardian = Recipient(*row[_GUARDIAN_AT])
         guardians.setdefault(child_id, {}).setdefault(guardian.id, guardian)
         live_id = row[_LIVE_AT.start]
@@ -515,7 +513,7 @@ def _programme_and_children(actor: User, programme_id: int, child_ids: list[int]
     return programme, ActorsChildren(children=[children[i] for i in child_ids if i in children],
                                      guardians={child_id: [each[key] for key in sorted(each)]
                                                 for child_id, each in guardians.items()},
-                                     live=[live[key] for key in sorted(live)], elsewhere=elsewhere)
+                                     live=[live[key] for key in sorted(live)], clashes=clashes)
 
 
 @dataclass(frozen=True)
@@ -547,7 +545,8 @@ def sign_up(*, actor: User, programme_id: int, child_ids: Sequence[int], session
         if programme is None or not programme.published:
             raise NotFound()
         raise InvalidInput(_l("Please choose a child."), field="child_ids")
-    programme, (children, guardians, live, elsewhere) = _programme_and_children(actor, programme_id, wanted_ids)
+    programme, (children, guardians, live, clashes) = _programme_and_children(actor, programme_id, wanted_ids,
+                                                                              session_ids)
     if programme is None or not programme.published:
         raise NotFound()
     if len(children) != len(wanted_ids):
@@ -573,8 +572,7 @@ def sign_up(*, actor: User, programme_id: int, child_ids: Sequence[int], session
         for child in children:
             if child.id in newcomers:
                 _ensure_eligible(programme, child)
-        if newcomers & elsewhere:
-            _ensure_no_overlap(programme, [c for c in children if c.id in newcomers], [s.id for s in sessions])
+        _ensure_no_overlap([c for c in children if c.id in newcomers], clashes)
         # Pause enrolment when understaffed (volunteers): a programme that asks for it takes no new children
         # while its volunteers fall short of the ratio. Staffing is no seat, so it is read before the lock.
         if programme.pause_enrolment_when_understaffed and would_be_understaffed(

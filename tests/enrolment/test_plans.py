@@ -53,11 +53,11 @@ def _leading_column(index: str) -> str:
 
 def test_the_overlap_check_finds_the_other_programmes_sessions_by_their_programme():
     child = ChildFactory()
-    for statement, params in ((services._OVERLAP_WHOLE, {"programme_id": 1, "child_ids": [child.id]}),
-                              (services._OVERLAP_DAY, {"programme_id": 1, "child_ids": [child.id],
-                                                       "session_ids": [1, 2]})):
+    statement = services._PROGRAMME_AND_CHILDREN  # the overlap check rides in the sign-up's first read
+    for params in ({"programme_id": 1, "actor_id": 1, "child_ids": [child.id], "session_ids": []},
+                   {"programme_id": 1, "actor_id": 1, "child_ids": [child.id], "session_ids": [1, 2]}):
         sql = str(statement.params(**params).compile(db.engine, compile_kwargs={"literal_binds": True}))
-        scans = _index_conditions(_plan(sql), "theirs")
+        scans = _index_conditions(_plan(sql), "their_sessions")
         assert scans, sql
         assert all(index and "programme_id" in condition for index, condition in scans), scans
 
