@@ -415,11 +415,11 @@ _theirs = Guardianship.__table__.alias("theirs")
 _users = User.__table__
 _live = Enrolment.__table__.alias("live")
 # The programme, and the actor's children asked for, each with all their guardians (for the messages), their live
-# enrolments in this programme (idempotency) and whether they hold one in any other (the overlap rule), in one query:
-# one row per child, guardian and live enrolment here, or one row with the programme alone (none of the children is
-# the actor's), or none (no programme). Only this programme's enrolments come back whole: a child who already
-# attends something (the usual case in a rush, with a booking for each day in day mode) costs one EXISTS, not a row
-# with every column of the programme and the child for each of those bookings.
+# enrolments in this programme (idempotency) and another programme whose time theirs overlaps (the overlap rule), in
+# one query: one row per child, guardian and live enrolment here, or one row with the programme alone (none of the
+# children is the actor's), or none (no programme). Only this programme's enrolments come back whole: a child who
+# already attends something (the usual case in a rush, with a booking for each day in day mode) costs one subquery,
+# not a row with every column of the programme and the child for each of those bookings.
 _FAMILY = (_children.join(_mine, sa.and_(_mine.c.child_id == _children.c.id,
                                           _mine.c.user_id == sa.bindparam("actor_id")))
            .join(_theirs, _theirs.c.child_id == _children.c.id)
