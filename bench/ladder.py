@@ -43,6 +43,7 @@ from rush import (  # noqa: E402
     items,
     make_families,
     new_programme,
+    refresh_statistics,
     verify,
 )
 
@@ -83,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--floor-db", default=os.environ.get("LIMIT_DATABASE_URL", FLOOR_DATABASE_URL))
     parser.add_argument("--admin", default=os.environ.get("CHILDCARE_ADMIN", ""),
                         help="phone:password of an administrator")
+    parser.add_argument("--db", default=os.environ.get("DATABASE_URL", ""),
+                        help="the server's database (default: DATABASE_URL), analysed after preparing")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--prefix", default=f"136{os.getpid() % 1000:03d}", help="first 6 digits of the phones")
     args = parser.parse_args(argv)
@@ -98,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"preparing {total} guardians on 127.0.0.1:{args.port} …", flush=True)
     families = make_families(api, total, args.prefix, threads=4)
     community_id = items(api.call("GET", "/api/v1/communities"))[0]["id"]
+    refresh_statistics(args.db, args.floor_db)
     time.sleep(STAMP_RESOLUTION_S + 1)  # every token due its stamp, as in a real rush
 
     figures: dict[str, list[tuple[float, dict[str, float]]]] = {rung: [] for rung in RUNGS}

@@ -309,6 +309,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--floor-db", default=os.environ.get("LIMIT_DATABASE_URL", FLOOR_DATABASE_URL),
                         help="the floor's database, where each round's session is made (psql); default: the "
                              "peer's own default")
+    parser.add_argument("--db", default=os.environ.get("DATABASE_URL", ""),
+                        help="the server's database (default: DATABASE_URL), analysed after preparing, as "
+                             "autovacuum would have by then (psql; skipped unless PostgreSQL)")
     parser.add_argument("--against", type=int, metavar="PORT",
                         help="a second server on the same database (other code, say): each round rushes both, "
                              "one after the other, so that a noisy machine's drift falls on both alike")
@@ -327,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     programme_id, families, admin_token = prepare(api, args.admin, args.n, args.seats, args.prefix)
     if args.elsewhere:
         book_elsewhere(api, admin_token, families, args.elsewhere)
+    refresh_statistics(args.db)
     # Warm every worker on a separate programme first, so the run measures the steady state.
     # Its dates differ, or the same children would be refused for overlapping sessions.
     for port in ports:
@@ -380,6 +384,23 @@ def rush_and_report(api: Api, args: argparse.Namespace, programme_id: int, famil
 # fall on both alike, and the median of the per-round ratios is what to compare with the target.
 
 
+def refresh_statistics(*database_urls: str) -> None:
+    """ANALYZE each PostgreSQL database, as autovacuum would have by the time a class opens.
+
+    Preparing grows the tables from a few rows to hundreds or thousands within seconds, and a server's
+    prepared statements keep the plans made when their tables were small (sequential scans over thousands of
+    users and tokens) until the statistics change. A deployment's autovacuum analyses a table once a tenth of
+    it has changed; where it is off (as on some benchmark machines), the rush would measure stale plans
+    that grow worse run by run."""
+    for url in database_urls:
+        if not url or not url.startswith("postgresql"):
+            continue
+        done = subprocess.run(["psql", "-qAtX", "-v", "ON_ERROR_STOP=1", url.replace("+psycopg2", ""),
+                               "-c", "ANALYZE"], capture_output=True, text=True, timeout=300, check=False)
+        if done.returncode:
+            raise SystemExit(f"ANALYZE: {done.stderr.strip()[:300]}")
+
+
 def floor_session(database_url: str, seats: int) -> int:
     """A fresh session of S seats for the floor (its app has no call that makes one): a row of its own table."""
     sql = (f"INSERT INTO seats (id, capacity, taken) SELECT coalesce(max(id), 0) + 1, {int(seats)}, 0 "  # noqa: S608
@@ -418,6 +439,7 @@ def beside_the_floor(args: argparse.Namespace) -> int:
     print(f"preparing {total} guardians on {HOST}:{args.port} …", flush=True)
     families = make_families(api, total, args.prefix, threads=4)
     warm, families = families[:WARM_FAMILIES], families[WARM_FAMILIES:]
+    refresh_statistics(args.db, args.floor_db)
     # Both warmed on targets of their own. Then every token is let become due its once-a-minute stamp, as in a
     # real rush (parents sign in minutes before the class opens), so that no round is luckier than another.
     rush(api, new_programme(api, admin_token, 1, starts_in_days=80), warm, min(args.c, WARM_FAMILIES))

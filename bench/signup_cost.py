@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from rush import Api, book_elsewhere, cpu_seconds, prepare  # noqa: E402
+from rush import Api, book_elsewhere, cpu_seconds, prepare, refresh_statistics  # noqa: E402
 
 
 class InProcessApi(Api):
@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.elsewhere:
         book_elsewhere(api, admin_token, families, args.elsewhere)
     api.call("DELETE", "/api/v1/tokens/current", token=admin_token)  # runs again never reach the account's limit
+    refresh_statistics(os.environ.get("DATABASE_URL", ""))
     if args.stale:
         with app.app_context():
             db.session.execute(sa.update(ApiToken)
