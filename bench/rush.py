@@ -312,6 +312,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", default=os.environ.get("DATABASE_URL", ""),
                         help="the server's database (default: DATABASE_URL), analysed after preparing, as "
                              "autovacuum would have by then (psql; skipped unless PostgreSQL)")
+    parser.add_argument("--split", type=int, default=0, metavar="K",
+                        help="how much the seat lock binds: each of --rounds rounds rushes one programme of S seats "
+                             "and, in turn, K programmes of S/K seats at once (N/K guardians and C/K clients each, the "
+                             "same work with the lock's queue cut in K), and prints both rates and the gain")
     parser.add_argument("--against", type=int, metavar="PORT",
                         help="a second server on the same database (other code, say): each round rushes both, "
                              "one after the other, so that a noisy machine's drift falls on both alike")
@@ -321,9 +325,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
     if args.floor:
-        if args.against or args.elsewhere or args.cpu:
-            parser.error("--floor goes with none of --against, --elsewhere and --cpu")
+        if args.against or args.elsewhere or args.cpu or args.split:
+            parser.error("--floor goes with none of --against, --elsewhere, --cpu and --split")
         return beside_the_floor(args)
+    if args.split:
+        if args.against or args.elsewhere or args.cpu:
+            parser.error("--split goes with none of --against, --elsewhere and --cpu")
+        if args.split < 2 or any(value % args.split for value in (args.n, args.c, args.seats)):
+            parser.error("--split K needs K of at least 2 that divides -n, -c and --seats")
+        return split_queues(args)
     ports = [args.port] + ([args.against] if args.against else [])
     api = Api(args.port)
     print(f"preparing {args.n} guardians and a programme of {args.seats} seats on {HOST}:{args.port} …", flush=True)
@@ -476,6 +486,60 @@ def beside_the_floor(args: argparse.Namespace) -> int:
           f"{statistics.median(theirs):.1f} req/s; ratio {statistics.median(ratios) * 100:.1f} % "
           f"(rounds {min(ratios) * 100:.1f}–{max(ratios) * 100:.1f} %)")
     print("verdict: " + ("FAIL" if failed else "PASS: every round exact, no error"))
+    return 1 if failed else 0
+
+
+# ---- the seat lock's share -------------------------------------------------------------------------------------
+# A sign-up holds its programme's row from the lock to its COMMIT; sign-ups at one programme queue for it, those at
+# different programmes do not. Rushing the same number of sign-ups at K programmes at once therefore shows how much
+# of the rush is that queue: no gain, the CPU binds; a K-fold gain, the lock does.
+
+
+def split_queues(args: argparse.Namespace) -> int:
+    """R rounds of one rush at a programme of S seats and one at K programmes of S/K seats at once, each with fresh
+    guardians (which goes first alternates); per round and in the median: requests/s of each and the gain."""
+    api, k = Api(args.port), args.split
+    phone, password = args.admin.split(":", 1)
+    admin_token = api.call("POST", "/api/v1/tokens", {"phone": phone, "password": password})["token"]
+    total = 2 * args.n * args.rounds + WARM_FAMILIES
+    print(f"preparing {total} guardians on {HOST}:{args.port} …", flush=True)
+    families = make_families(api, total, args.prefix, threads=4)
+    warm, families = families[:WARM_FAMILIES], families[WARM_FAMILIES:]
+    refresh_statistics(args.db)
+    rush(api, new_programme(api, admin_token, 1, starts_in_days=80), warm, min(args.c, WARM_FAMILIES))
+    ones, splits, failed = [], [], False
+    for round_ in range(args.rounds):
+        group = families[2 * round_ * args.n:][:2 * args.n]
+        one_id = new_programme(api, admin_token, args.seats)
+        split_ids = [new_programme(api, admin_token, args.seats // k) for _ in range(k)]
+        problems: list[str] = []
+        rates: dict[str, float] = {}
+        for who in ("one", "split") if round_ % 2 == 0 else ("split", "one"):
+            if who == "one":
+                report = rush(api, one_id, group[:args.n], args.c)
+                problems += verify(api, admin_token, one_id, args.n, args.seats)
+                rates[who] = report["rps"]
+                continue
+            share = args.n // k
+            slices = [group[args.n + i * share:][:share] for i in range(k)]
+            with ThreadPoolExecutor(max_workers=k) as pool:
+                started = time.perf_counter()
+                list(pool.map(rush, [api] * k, split_ids, slices, [args.c // k] * k))
+            rates[who] = args.n / (time.perf_counter() - started)
+            for programme_id in split_ids:
+                problems += verify(api, admin_token, programme_id, share, args.seats // k)
+        ones.append(rates["one"])
+        splits.append(rates["split"])
+        failed |= bool(problems)
+        print(f"round {round_ + 1}: one programme {rates['one']:.1f} req/s   {k} at once {rates['split']:.1f} req/s   "
+              f"gain {(rates['split'] / rates['one'] - 1) * 100:+.1f} %"
+              + "".join(f"   FAIL: {problem}" for problem in problems), flush=True)
+    api.call("DELETE", "/api/v1/tokens/current", token=admin_token)
+    gains = [(split / one - 1) * 100 for one, split in zip(ones, splits, strict=True)]
+    print(f"medians over {args.rounds} rounds: one programme {statistics.median(ones):.1f} req/s, {k} at once "
+          f"{statistics.median(splits):.1f} req/s; gain {statistics.median(gains):+.1f} % (rounds "
+          f"{min(gains):+.1f} to {max(gains):+.1f} %)")
+    print("verdict: " + ("FAIL" if failed else "PASS: every programme exact, no error"))
     return 1 if failed else 0
 
 
