@@ -329,8 +329,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--floor goes with none of --against, --elsewhere, --cpu and --split")
         return beside_the_floor(args)
     if args.split:
-        if args.against or args.elsewhere or args.cpu:
-            parser.error("--split goes with none of --against, --elsewhere and --cpu")
+        if args.against or args.elsewhere or args.cpu or args.stale:
+            parser.error("--split goes with none of --against, --elsewhere, --cpu and --stale")
         if args.split < 2 or any(value % args.split for value in (args.n, args.c, args.seats)):
             parser.error("--split K needs K of at least 2 that divides -n, -c and --seats")
         return split_queues(args)
