@@ -38,7 +38,7 @@ serve: install translations
 	@test -n "$$SECRET_KEY" || test -s instance/secret_key || (umask 077 && $(PY) -c "import secrets; print(secrets.token_hex(32))" > instance/secret_key)
 	SECRET_KEY="$${SECRET_KEY:-$$(cat instance/secret_key)}" CHILDCARE_ENV=production $(FLASK) db upgrade
 	SECRET_KEY="$${SECRET_KEY:-$$(cat instance/secret_key)}" CHILDCARE_ENV=production \
-		$(VENV)/bin/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --worker-class sync --backlog 2048 \
+		$(VENV)/bin/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WORKERS) --worker-class sync --backlog 2048 \
 		--timeout 120 --keep-alive 2 $(if $(ACCESS_LOG),--access-logfile -,) wsgi:app
 
 lint: install
