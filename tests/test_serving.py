@@ -37,6 +37,11 @@ def _call(port: int, method: str, path: str, body: dict | None = None, token: st
         connection.close()
 
 
+def _resident_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as handle:
+        return next(int(line.split()[1]) for line in handle if line.startswith("VmRSS:"))
+
+
 def _children_of(pid: int) -> set[int]:
     found = set()
     for name in os.listdir("/proc"):
@@ -93,14 +98,17 @@ def served(app):
 @pytest.mark.concurrency  # the server commits on connections of its own
 def test_workers_forked_from_the_loaded_app_sign_a_parent_up_and_answer_from_the_database(served):
     port, master = served
-    assert len(_children_of(master)) == 2
+    workers = _children_of(master)
+    assert len(workers) == 2
+    # The master loaded the app before forking (without preloading it holds a sixth of what a worker holds).
+    assert _resident_kb(master) * 2 > max(_resident_kb(worker) for worker in workers)
 
     status, account = _call(port, "POST", "/api/v1/accounts",
                             {"phone": "13800139777", "password": "Xingbei-2026", "name": "王妈妈"})
     assert status == 201, account
     status, issued = _call(port, "POST", "/api/v1/tokens", {"phone": "13800139777", "password": "Xingbei-2026"})
     assert status == 201, issued
-    # Enough requests, each on its own connection, that both workers answer from their own connections.
+    # Each on a connection of its own, as separate phones: the workers answer from pools of their own.
     answers = [_call(port, "GET", "/api/v1/me", token=issued["token"]) for _ in range(12)]
     assert {status for status, _me in answers} == {200}
     assert {me["phone"] for _status, me in answers} == {"+8613800139777"}
