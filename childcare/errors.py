@@ -95,39 +95,48 @@ HTTP_CODES = {400: "invalid", 401: "unauthenticated", 403: "forbidden", 404: "no
               413: "too_large", 422: "invalid", 429: "rate_limited", 500: "server_error", 503: "busy"}
 
 
-def _http_titles() -> dict[int, str]:
-    return {
-        400: _("Bad request"),
-        401: _("Please log in"),
-        403: _("Permission denied"),
-        404: _("Page not found"),
-        405: _("Method not allowed"),
-        413: _("Upload too large"),
-        429: _("Too many attempts"),
-        500: _("Something went wrong"),
-        503: _("Busy, please try again"),
-    }
+# Built once, translated when read: an error answer reads one title and one detail, not every status's.
+HTTP_TITLES = {
+    400: _l("Bad request"),
+    401: _l("Please log in"),
+    403: _l("Permission denied"),
+    404: _l("Page not found"),
+    405: _l("Method not allowed"),
+    413: _l("Upload too large"),
+    429: _l("Too many attempts"),
+    500: _l("Something went wrong"),
+    503: _l("Busy, please try again"),
+}
+HTTP_DETAILS = {
+    400: _l("The request was not understood. Please check what you entered and try again."),
+    401: _l("You need to log in to see this page."),
+    403: _l("You do not have permission to see this page."),
+    404: _l("The page you asked for does not exist or is not yours to see."),
+    405: _l("This address does not accept that kind of request."),
+    413: _l("The file you sent is too large."),
+    429: _l("Too many attempts. Please wait a minute and try again."),
+    500: _l("An unexpected error occurred. We have been told about it; please try again later."),
+    503: _l("Many people are using the system right now. Please try again in a moment."),
+}
+_ERROR = _l("Error")
 
 
-def _http_details() -> dict[int, str]:
-    return {
-        400: _("The request was not understood. Please check what you entered and try again."),
-        401: _("You need to log in to see this page."),
-        403: _("You do not have permission to see this page."),
-        404: _("The page you asked for does not exist or is not yours to see."),
-        405: _("This address does not accept that kind of request."),
-        413: _("The file you sent is too large."),
-        429: _("Too many attempts. Please wait a minute and try again."),
-        500: _("An unexpected error occurred. We have been told about it; please try again later."),
-        503: _("Many people are using the system right now. Please try again in a moment."),
-    }
+def http_title(status: int) -> str:
+    """The title of an error answer with this status, in the user's language."""
+    return str(HTTP_TITLES.get(status, _ERROR))
+
+
+def http_detail(status: int) -> str:
+    """What an error answer with this status says when nothing more particular is known."""
+    lazy = HTTP_DETAILS.get(status)
+    return str(lazy) if lazy is not None else http_title(status)
 
 
 def render_error(status: int, detail: str | None = None, code: str | None = None,
                  headers: dict | None = None) -> Response | tuple:
     """One error answer for a status, in the user's language, as a page or problem details."""
-    title = _http_titles().get(status, _("Error"))
-    detail = detail or _http_details().get(status, title)
+    title = http_title(status)
+    detail = detail or http_detail(status)
     code = code or HTTP_CODES.get(status, "error")
     if wants_json():
         return problem(status, code, title, detail, headers=headers)
@@ -143,7 +152,7 @@ def register_error_handlers(app: Flask) -> None:
         headers = {"Retry-After": "1"} if isinstance(error, Busy) else None
         if wants_json():
             errors = [{"field": error.field, "code": error.code, "detail": error.detail}] if error.field else None
-            return problem(error.status, error.code, _http_titles().get(error.status, _("Error")), error.detail,
+            return problem(error.status, error.code, http_title(error.status), error.detail,
                            errors, headers=headers)
         return render_error(error.status, error.detail, error.code, headers=headers)
 

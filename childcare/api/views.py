@@ -22,7 +22,7 @@ from werkzeug.exceptions import HTTPException
 
 from childcare.api.auth import Unauthenticated, authenticate_request, touch_last_used
 from childcare.api.schemas import Page, validation_errors
-from childcare.errors import NotFound, _http_titles, problem, render_error
+from childcare.errors import NotFound, http_title, problem, render_error
 from childcare.extensions import csrf, limiter
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -174,7 +174,7 @@ def _after(response: Response) -> Response:
 
 @bp.errorhandler(Unauthenticated)
 def _unauthenticated(error: Unauthenticated):
-    return problem(401, error.code, _http_titles()[401], error.detail, headers={"WWW-Authenticate": "Bearer"})
+    return problem(401, error.code, http_title(401), error.detail, headers={"WWW-Authenticate": "Bearer"})
 
 
 @bp.errorhandler(ValidationError)
@@ -185,7 +185,7 @@ def _invalid(error: ValidationError):
 
 @bp.errorhandler(BadJson)
 def _bad_json(error: BadJson):
-    return problem(400, "invalid", _http_titles()[400], _("The request body is not valid JSON."))
+    return problem(400, "invalid", http_title(400), _("The request body is not valid JSON."))
 
 
 @bp.errorhandler(HTTPException)
