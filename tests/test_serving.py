@@ -98,7 +98,11 @@ def served(app):
 @pytest.mark.concurrency  # the server commits on connections of its own
 def test_workers_forked_from_the_loaded_app_sign_a_parent_up_and_answer_from_the_database(served):
     port, master = served
-    workers = _children_of(master)
+    # gunicorn forks its workers one after another, up to a tenth of a second apart: the first may answer before
+    # the second exists.
+    deadline = time.monotonic() + 30
+    while len(workers := _children_of(master)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert len(workers) == 2
     # The master loaded the app before forking (without preloading it holds a sixth of what a worker holds).
     assert _resident_kb(master) * 2 > max(_resident_kb(worker) for worker in workers)
