@@ -109,7 +109,6 @@ def test_no_token_or_a_bad_one_is_401_unauthenticated(client):
         assert response.mimetype == "application/problem+json"
 
 
-
 @pytest.mark.parametrize(("language", "title", "not_found_title"), [
     ("zh-CN", "请先登录", "页面不存在"),
     ("en", "Please log in", "Page not found"),
@@ -119,6 +118,7 @@ def test_refusals_are_titled_in_the_callers_language(client, language, title, no
     assert refused.get_json()["title"] == title
     missing = client.get("/api/v1/no-such-thing", headers={"Accept-Language": language})
     assert missing.status_code == 404 and missing.get_json()["title"] == not_found_title
+
 
 def test_last_used_is_stamped_at_most_once_a_minute(api):
     user = UserFactory()
