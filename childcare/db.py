@@ -201,16 +201,30 @@ def run_prepared(statement: sa.Executable, params: dict[str, Any], connection: s
     return rows
 
 
-def _execute_prepared_text(connection: sa.Connection, sql: str, bound: dict[str, Any], *, then: str = ""
-                           ) -> list:
-    """Run `sql` prepared on the connection's DBAPI cursor (`then`: more statements in the same message) and answer
-    its raw rows. Errors go through the connection's own handling (wrapping, invalidation of a dropped connection),
-    and the engine's cursor events see the statement."""
+def _execute_prepared_text(connection: sa.Connection, sql: str, bound: dict[str, Any], *, then: str = "",
+                           first: str = "") -> list:
+    """Run `sql` prepared on the connection's DBAPI cursor (`first`, `then`: more statements before and after it in
+    the same message) and answer its raw rows. Errors go through the connection's own handling (wrapping,
+    invalidation of a dropped connection), and the engine's cursor events see the statement."""
     pooled = connection.connection
     sent, made = as_prepared(pooled, sql)
-    rows = _execute_on_cursor(connection, with_pending_begin(pooled, f"{sent}; {then}" if then else sent), bound)
+    text = "; ".join(part for part in (first, sent, then) if part)
+    rows = _execute_on_cursor(connection, with_pending_begin(pooled, text), bound)
     remember_prepared(pooled, sql, made)
     return rows
+
+
+def write_unflushed(statement: sa.Executable, params: dict[str, Any], connection: sa.Connection) -> None:
+    """A prebuilt write on a connection in autocommit that commits without waiting for the log's flush (PostgreSQL):
+    for a write whose loss in a crash harms nothing, such as a token's last-use stamp. Flushing a commit costs
+    PostgreSQL more than such a write (docs/performance.md). Elsewhere it runs as run_prepared."""
+    pooled = connection.connection
+    if not runs_prepared(connection) or not pooled.dbapi_connection.autocommit or pooled.info.get(_OURS):
+        run_prepared(statement, params, connection)  # in a transaction, SET LOCAL would hold for all of it
+        return
+    plan, bound = _bound(statement, params, connection)
+    # One message, one implicit transaction: SET LOCAL holds for it alone.
+    _execute_prepared_text(connection, plan.sql, bound, first="SET LOCAL synchronous_commit TO off")
 
 
 def _execute_on_cursor(connection: sa.Connection, sent: str, bound: dict[str, Any]) -> list:

@@ -236,6 +236,30 @@ def test_a_request_that_fails_still_stamps_its_token_on_its_own(app, client):
 
 
 @pytest.mark.concurrency
+def test_on_postgresql_a_stamp_on_its_own_does_not_wait_for_the_logs_flush(app, client, dialect):
+    if dialect != "postgresql":
+        pytest.skip("SQLite writes the stamp in a transaction of its own, under its write lock")
+    token, engine = _due_token(app)
+    sent: list[str] = []
+
+    def watch(conn, cursor, statement, parameters, context, executemany):
+        sent.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", watch)
+    try:
+        response = client.post("/api/v1/children", json={"name": ""}, headers={"Authorization": f"Bearer {token}"})
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", watch)
+    assert response.status_code == 422
+    # Losing a last-use stamp in a crash harms nothing: its own one-message transaction commits without the flush.
+    stamp = sent[-1]
+    assert stamp.startswith("SET LOCAL synchronous_commit TO off; ") and "BEGIN" not in stamp
+    assert utcnow() - _last_used(app, token) < timedelta(minutes=1)
+    with app.app_context(), db.engine.connect() as connection:
+        assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"  # for that message alone
+
+
+@pytest.mark.concurrency
 def test_a_token_being_stamped_by_another_request_is_not_waited_for(app, client, dialect):
     if dialect != "postgresql":
         pytest.skip("SQLite has one writer at a time; the stamp waits for it there")
