@@ -7,32 +7,8 @@ from typing import Any
 
 from flask import Flask
 
+from childcare.application import ChildcareFlask
 from childcare.config import BaseConfig, config_from_env, engine_options
-
-#: more callables than this app has views, hooks and handlers: a cache that outgrows it is fed by something else
-_SYNC_CACHE_LIMIT = 1024
-
-
-class ChildcareFlask(Flask):
-    """Flask, asking once per view, hook or handler whether it is a coroutine function, not on every call.
-
-    Flask asks it (`inspect.iscoroutinefunction`) for the view and for every hook of every request: about a tenth
-    of the framework's Python calls around an API request that does little else."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._sync_callables: dict[Any, Any] = {}
-
-    def ensure_sync(self, func: Any) -> Any:
-        try:
-            return self._sync_callables[func]
-        except KeyError:
-            made = super().ensure_sync(func)
-            if len(self._sync_callables) < _SYNC_CACHE_LIMIT:
-                self._sync_callables[func] = made
-            return made
-        except TypeError:  # an unhashable callable
-            return super().ensure_sync(func)
 
 
 def create_app(config: type[BaseConfig] | None = None, **overrides: Any) -> Flask:
