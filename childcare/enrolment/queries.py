@@ -136,15 +136,21 @@ class ScheduleEntry(NamedTuple):
     leave: Leave | None
 
 
-def schedule_of_guardian(actor: User, start: date, end: date) -> list[ScheduleEntry]:
-    """Sessions on dates start..end (inclusive) where the actor's children hold a confirmed or pending seat."""
+def _seats_of_guardian(actor: User, *columns):
+    """The actor's children's confirmed or pending seats, joined to every session each covers (a whole-programme
+    seat covers all of its sessions, a day booking its own)."""
     covers = sa.or_(Enrolment.session_id == ProgrammeSession.id,
                     sa.and_(Enrolment.session_id.is_(None), Enrolment.programme_id == ProgrammeSession.programme_id))
-    query = (sa.select(ProgrammeSession, Enrolment)
-             .join(Enrolment, covers)
-             .where(Enrolment.child_id.in_(_children_of(actor)),
-                    Enrolment.status.in_((EnrolmentStatus.CONFIRMED, EnrolmentStatus.PENDING)),
-                    ProgrammeSession.on_date >= start, ProgrammeSession.on_date <= end)
+    return (sa.select(*columns).select_from(ProgrammeSession)
+            .join(Enrolment, covers)
+            .where(Enrolment.child_id.in_(_children_of(actor)),
+                   Enrolment.status.in_((EnrolmentStatus.CONFIRMED, EnrolmentStatus.PENDING))))
+
+
+def schedule_of_guardian(actor: User, start: date, end: date) -> list[ScheduleEntry]:
+    """Sessions on dates start..end (inclusive) where the actor's children hold a confirmed or pending seat."""
+    query = (_seats_of_guardian(actor, ProgrammeSession, Enrolment)
+             .where(ProgrammeSession.on_date >= start, ProgrammeSession.on_date <= end)
              .options(joinedload(Enrolment.child), joinedload(Enrolment.programme),
                       joinedload(ProgrammeSession.venue))
              .order_by(ProgrammeSession.starts_at, Enrolment.child_id))
@@ -158,6 +164,20 @@ def schedule_of_guardian(actor: User, start: date, end: date) -> list[ScheduleEn
                                                        Leave.cancelled_at.is_(None)))
     by_key = {(leave.child_id, leave.session_id): leave for leave in leaves}
     return [ScheduleEntry(s, e.child, e, by_key.get((e.child_id, s.id))) for s, e in rows]
+
+
+def next_schedule_date(actor: User, after: date) -> date | None:
+    """The first date after `after` on which one of the actor's children has a session, so that "my schedule" can
+    lead straight to it across weeks without any (a holiday camp months ahead)."""
+    return db.session.scalar(_seats_of_guardian(actor, sa.func.min(ProgrammeSession.on_date))
+                             .where(ProgrammeSession.on_date > after))
+
+
+def last_schedule_date(actor: User, since: date, before: date) -> date | None:
+    """The last date from `since` and before `before` on which one of the actor's children has a session: where
+    "my schedule" leads back to."""
+    return db.session.scalar(_seats_of_guardian(actor, sa.func.max(ProgrammeSession.on_date))
+                             .where(ProgrammeSession.on_date >= since, ProgrammeSession.on_date < before))
 
 
 class ManagedEnrolment(NamedTuple):

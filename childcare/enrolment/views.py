@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, timedelta
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
@@ -48,8 +49,9 @@ from childcare.security import back_to, public
 bp = Blueprint("enrolment", __name__)
 
 MANAGERS = (Role.COORDINATOR, Role.ADMIN)
-#: how far ahead "my schedule" and the calendar feed look
-SCHEDULE_DAYS = 56
+#: "my schedule" shows this many days at a time (a phone screen's worth for a family with a daily class), and the
+#: calendar feed looks this far back and ahead
+SCHEDULE_DAYS = 14
 FEED_PAST_DAYS = 30
 FEED_DAYS = 366
 
@@ -340,20 +342,49 @@ def _load_programme_venues(rows) -> None:
         list(db.session.scalars(sa.select(Venue).where(Venue.id.in_(venue_ids))))
 
 
+class ScheduledSession(NamedTuple):
+    """One session on "my schedule", with each of the family's children who attend it (ScheduleEntry rows)."""
+
+    session: ProgrammeSession
+    entries: list[queries.ScheduleEntry]
+
+
+def _schedule_start(value: str | None, today: date) -> date:
+    """The first day "my schedule" shows: the `from` asked for, within the coming year (today when missing or not a
+    date: an old or mistyped link still lands on the schedule)."""
+    try:
+        asked = date.fromisoformat(value) if value else today
+    except ValueError:
+        asked = today
+    return min(max(asked, today), today + timedelta(days=FEED_DAYS))
+
+
 @bp.get("/schedule/")
 def show_schedule():
     if not current_user.calendar_token:
         with unit_of_work():
             ensure_calendar_token(actor=current_user)
-    start = local_today()
-    rows = queries.schedule_of_guardian(current_user, start, start + timedelta(days=SCHEDULE_DAYS))
+    today = local_today()
+    start = _schedule_start(request.args.get("from"), today)
+    end = start + timedelta(days=SCHEDULE_DAYS - 1)
+    rows = queries.schedule_of_guardian(current_user, start, end)
     _load_programme_venues(rows)
-    days: dict[date, list] = defaultdict(list)
+    # Siblings in the same session share one card, each with their own leave.
+    sessions: dict[int, ScheduledSession] = {}
     for row in rows:
-        days[row[0].on_date].append(row)
+        sessions.setdefault(row.session.id, ScheduledSession(row.session, [])).entries.append(row)
+    days: dict[date, list[ScheduledSession]] = defaultdict(list)
+    for scheduled in sessions.values():
+        days[scheduled.session.on_date].append(scheduled)
+    later = queries.next_schedule_date(current_user, after=end)
+    earlier = None
+    if start > today:  # back to the fortnight that ends with the last session before this one (from today on)
+        last = queries.last_schedule_date(current_user, since=today, before=start)
+        earlier = max(today, last - timedelta(days=SCHEDULE_DAYS - 1)) if last else today
     feed = url_for("enrolment.calendar_feed", token=current_user.calendar_token, _external=True)
     return render_template("enrolment/schedule.html", days=sorted(days.items()), feed=feed,
-                           webcal="webcal://" + feed.split("://", 1)[1], now=utcnow(), today=start)
+                           webcal="webcal://" + feed.split("://", 1)[1], now=utcnow(), today=today,
+                           start=start, end=end, earlier=earlier, later=later)
 
 
 @bp.post("/leave")
@@ -368,10 +399,10 @@ def request_leave():
             refuse_on_form(None, error)
         else:
             flash(_("Leave has been requested. The class has been told."), "success")
-            return redirect(url_for("enrolment.show_schedule", _anchor=f"session-{form.session_id.data}"))
+            return _back_to_schedule(anchor=f"session-{form.session_id.data}")
     else:
         flash_form_errors(form)
-    return redirect(url_for("enrolment.show_schedule"))
+    return _back_to_schedule()
 
 
 @bp.post("/leave/<int:leave_id>/cancel")
@@ -387,7 +418,14 @@ def cancel_leave(leave_id: int):
             flash(_("The leave has been withdrawn."), "success")
     else:
         flash_form_errors(form)
-    return redirect(url_for("enrolment.show_schedule"))
+    return _back_to_schedule()
+
+
+def _back_to_schedule(anchor: str | None = None) -> Response:
+    """Back to the weeks of "my schedule" the form was sent from (its `from` field), not to this week's."""
+    start = _schedule_start(request.form.get("from"), local_today())
+    args = {"from": start.isoformat()} if start != local_today() else {}
+    return redirect(url_for("enrolment.show_schedule", _anchor=anchor, **args))
 
 
 @bp.get("/schedule/<token>.ics")

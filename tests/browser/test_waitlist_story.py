@@ -110,6 +110,7 @@ def test_the_last_seat_goes_to_a_then_to_b_from_the_waiting_list_by_an_offer_b_a
     expect(b.locator("[data-testid=enrolment].status-confirmed")).to_have_count(1)
     expect(b.locator("[data-testid=enrolment].status-offered")).to_have_count(0)
     go_to(b, "我的日程")  # through the Menu
+    submit(b, "[data-testid=next-session]")  # the camp begins in a month: straight to its first fortnight
     expect(b.locator("[data-testid=session]")).to_have_count(3)
     assert b.evaluate(FITS_A_PHONE) <= 390
     b.screenshot(path=str(screenshot_dir / "waitlist-story-b-schedule.png"), full_page=True)

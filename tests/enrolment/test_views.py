@@ -14,6 +14,7 @@ from childcare.enrolment.models import Enrolment, EnrolmentStatus, Leave
 from childcare.notifications.models import Notification
 from childcare.programmes.models import Allocation, EnrolmentMode, ProgrammeKind, Promotion
 from tests.enrolment.view_factories import (
+    SHANGHAI,
     ChildFactory,
     EnrolmentFactory,
     LeaveFactory,
@@ -27,6 +28,11 @@ from tests.factories import CommunityFactory, CoordinatorFactory, ProgrammeFacto
 @pytest.fixture(autouse=True)
 def english(client):
     client.set_cookie("lang", "en")
+
+
+def local_today() -> date:
+    """Today where the communities are, as the schedule counts its weeks."""
+    return datetime.now(SHANGHAI).date()
 
 
 def text(response) -> str:
@@ -514,7 +520,7 @@ def test_my_schedule_costs_the_same_queries_however_many_sessions_and_children(c
     login_as(guardian)
 
     def add_programme(index: int) -> None:
-        start = date.today() + timedelta(days=2 + index * 7)
+        start = local_today() + timedelta(days=2 + index)  # every session inside the two weeks shown
         programme = programme_with_sessions(5, starts_on=start, ends_on=start + timedelta(days=5))
         for kid in kids:
             EnrolmentFactory(programme=programme, child=kid)
@@ -529,8 +535,94 @@ def test_my_schedule_costs_the_same_queries_however_many_sessions_and_children(c
     db.session.expire_all()
     large = queries_of(client, count_queries, "/schedule/")
 
-    assert text(client.get("/schedule/")).count('data-testid="session"') == 5 + 4 * 3 * 5
-    assert small == large <= 8
+    page = text(client.get("/schedule/"))
+    assert page.count('data-testid="session"') == 5 + 4 * 5
+    assert page.count('data-testid="attendee"') == 5 + 4 * 3 * 5
+    assert small == large <= 9
+
+
+def test_my_schedule_shows_two_weeks_at_a_time_and_leads_to_the_next(client, login_as):
+    guardian = UserFactory()
+    child = ChildFactory(guardian=guardian, name="王小红")
+    soon = programme_with_sessions(1, title="四点半课堂", starts_on=local_today() + timedelta(days=3))
+    later = programme_with_sessions(1, title="寒假营", starts_on=local_today() + timedelta(days=20))
+    for programme in (soon, later):
+        EnrolmentFactory(programme=programme, child=child)
+    login_as(guardian)
+
+    page = text(client.get("/schedule/"))
+    assert "四点半课堂" in page and "寒假营" not in page
+    assert 'data-testid="earlier"' not in page
+    next_weeks = re.search(r'data-testid="later" href="([^"]+)"', page).group(1)
+    assert next_weeks == f"/schedule/?from={(local_today() + timedelta(days=20)).isoformat()}"
+
+    page = text(client.get(next_weeks))
+    assert "寒假营" in page and "四点半课堂" not in page
+    assert 'data-testid="later"' not in page
+    earlier = re.search(r'data-testid="earlier" href="([^"]+)"', page).group(1)
+    assert "四点半课堂" in text(client.get(earlier))
+
+
+def test_an_empty_fortnight_points_to_the_next_session(client, login_as):
+    guardian = UserFactory()
+    child = ChildFactory(guardian=guardian)
+    camp = programme_with_sessions(2, title="暑期营", starts_on=local_today() + timedelta(days=60))
+    EnrolmentFactory(programme=camp, child=child)
+    login_as(guardian)
+
+    page = text(client.get("/schedule/"))
+
+    assert "No sessions in these two weeks." in page and "暑期营" not in page
+    link = re.search(r'data-testid="next-session" href="([^"]+)"', page).group(1)
+    assert link.endswith(f"from={(local_today() + timedelta(days=60)).isoformat()}")
+    assert text(client.get(link)).count('data-testid="session"') == 2
+
+
+def test_siblings_in_one_session_share_a_card_with_a_leave_each(client, login_as):
+    guardian = UserFactory()
+    sisters = [ChildFactory(guardian=guardian, name=name) for name in ("王小红", "王小兰")]
+    programme = programme_with_sessions(1, starts_on=local_today() + timedelta(days=2))
+    session_id = programme.sessions[0].id
+    for child in sisters:
+        EnrolmentFactory(programme=programme, child=child)
+    login_as(guardian)
+
+    page = text(client.get("/schedule/"))
+
+    assert page.count('data-testid="session"') == 1
+    assert page.count(f'id="session-{session_id}"') == 1
+    assert page.count('data-testid="attendee"') == 2
+    assert "Request leave for 王小红" in page and "Request leave for 王小兰" in page
+
+
+@pytest.mark.parametrize("asked", ["not-a-date", "2026-02-30", "1999-01-01", "9999-12-31", ""])
+def test_a_bad_or_far_date_in_the_schedule_link_still_shows_a_schedule(client, login_as, asked):
+    guardian = UserFactory()
+    EnrolmentFactory(programme=programme_with_sessions(1, starts_on=local_today() + timedelta(days=2)),
+                     child=ChildFactory(guardian=guardian))
+    login_as(guardian)
+
+    response = client.get("/schedule/", query_string={"from": asked})
+
+    assert response.status_code == 200
+    assert 'data-testid="schedule-range"' in text(response)
+
+
+def test_leave_asked_in_a_later_fortnight_comes_back_to_it(client, login_as, post_form):
+    guardian = UserFactory()
+    child = ChildFactory(guardian=guardian)
+    programme = programme_with_sessions(1, starts_on=local_today() + timedelta(days=30))
+    EnrolmentFactory(programme=programme, child=child)
+    session = programme.sessions[0]
+    login_as(guardian)
+    window = session.on_date.isoformat()
+
+    response = post_form("/leave", {"child_id": child.id, "session_id": session.id, "reason": "回老家",
+                                    "from": window}, token_from=f"/schedule/?from={window}")
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/schedule/?from={window}#session-{session.id}"
+    assert 'data-testid="leave"' in text(client.get(response.headers["Location"]))
 
 
 def test_the_calendar_feed_is_public_by_its_secret_token_and_marks_leave(client, login_as):
