@@ -1,6 +1,6 @@
 """A coordinator manages the programmes of their community on the phone: list, create, edit, sessions, calendar."""
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
 
@@ -66,6 +66,26 @@ def test_a_coordinator_creates_an_after_school_class_with_the_form(client, login
     assert date(2026, 10, 1) not in dates and date(2026, 10, 9) not in dates and date(2026, 10, 10) in dates
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "党群服务中心二楼" in page and "16:30" in page
+
+
+def test_the_programme_page_leads_to_its_enrolments_and_to_what_parents_see(client, login_as):
+    coordinator, community = _coordinator()
+    hall, library = (VenueFactory(community=community, name=name) for name in ("党群服务中心二楼", "社区图书室"))
+    shown = ProgrammeFactory(community=community, venue=hall)
+    SessionFactory(programme=shown, venue=hall)
+    SessionFactory(programme=shown, venue=library, on_date=shown.starts_on + timedelta(days=1))
+    hidden = ProgrammeFactory(community=community, published=False)
+    login_as(coordinator)
+
+    page = client.get(f"/manage/programmes/{shown.id}").get_data(as_text=True)
+    assert page.count("党群服务中心二楼") == 1 and page.count("社区图书室") == 1  # a session's venue where it differs
+    assert f'href="/manage/programmes/{shown.id}/enrolments"' in page
+    assert f'href="/programmes/{shown.id}"' in page
+    assert client.get(f"/manage/programmes/{shown.id}/enrolments").status_code == 200
+
+    page = client.get(f"/manage/programmes/{hidden.id}").get_data(as_text=True)
+    assert f'href="/manage/programmes/{hidden.id}/enrolments"' in page
+    assert f'href="/programmes/{hidden.id}"' not in page  # parents cannot see it yet
 
 
 def test_a_refused_rule_comes_back_on_the_form_not_as_an_error_page(client, login_as, post_form):
