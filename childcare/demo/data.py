@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from childcare.accounts import services as accounts
-from childcare.accounts.models import Role
+from childcare.accounts.models import Role, User
 from childcare.children.queries import children_of
 from childcare.children.services import add_child
 from childcare.db import db, utcnow
@@ -16,7 +16,11 @@ from childcare.enrolment.services import enrol
 from childcare.i18n import to_local
 from childcare.places.models import Community, District, DistrictKind, Street, StreetKind, Venue
 from childcare.programmes.models import Programme, ProgrammeKind
+from childcare.programmes.queries import sessions_of
 from childcare.programmes.services import create_programme
+from childcare.volunteers import queries as volunteer_queries
+from childcare.volunteers import services as volunteers
+from childcare.volunteers.models import ApplicationStatus, VolunteerKind
 
 PLACES = [
     # (city, district, district kind, street, street kind, community, address, description, venues)
@@ -126,6 +130,38 @@ def _families_and_enrolments(programmes: dict[str, Programme]) -> int:
     return created
 
 
+VOLUNTEERS = [
+    # (phone, kind, organisation, skills, availability, the after-school class (and so the community) they serve)
+    ("13900000011", VolunteerKind.STUDENT, "山西大学", "作业辅导、阅读", "寒暑假、周末", "杏北四点半课堂"),
+    ("13900000012", VolunteerKind.RETIRED_CADRE, "退休前：盐湖区实验小学", "作业辅导、书法", "工作日下午",
+     "皮革城四点半课堂"),
+]
+POSTS_PER_VOLUNTEER = 3
+
+
+def _volunteers_with_posts(admin: User, programmes: dict[str, Programme]) -> int:
+    """The demo volunteers, approved in a community (through the real services), each holding a post in the next
+    sessions of its after-school class, so that their board and roster show the work."""
+    created = 0
+    today = to_local(utcnow()).date()
+    for phone, kind, organisation, skills, availability, title in VOLUNTEERS:
+        volunteer = accounts.find_by_phone(accounts.normalise_phone(phone))
+        programme = programmes[title]
+        application = volunteers.apply(actor=volunteer, community_id=programme.community_id, kind=kind,
+                                       organisation=organisation, skills=skills, availability=availability)
+        if application.status == ApplicationStatus.PENDING:
+            volunteers.decide(actor=admin, application_id=application.id, approve=True, note="演示数据")
+            created += 1
+        held = {shift.session_id for shift in volunteer_queries.held_shifts_of(volunteer, utcnow())}
+        upcoming = [session for session in sessions_of(programme.id)
+                    if session.on_date >= today and not session.cancelled][:POSTS_PER_VOLUNTEER]
+        for session in upcoming:
+            if session.id not in held and volunteer_queries.overlapping_shift(volunteer.id, session) is None:
+                volunteers.assign(actor=admin, session_id=session.id, volunteer_id=volunteer.id)
+                created += 1
+    return created
+
+
 def load_demo() -> int:
     """Create what is missing and leave the rest alone; answers how many records were new."""
     created = 0
@@ -173,4 +209,5 @@ def load_demo() -> int:
             created += 1
         programmes[found.title] = found
     created += _families_and_enrolments(programmes)
+    created += _volunteers_with_posts(admin, programmes)
     return created
