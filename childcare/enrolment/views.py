@@ -384,7 +384,8 @@ def show_schedule():
     feed = url_for("enrolment.calendar_feed", token=current_user.calendar_token, _external=True)
     return render_template("enrolment/schedule.html", days=sorted(days.items()), feed=feed,
                            webcal="webcal://" + feed.split("://", 1)[1], now=utcnow(), today=today,
-                           start=start, end=end, earlier=earlier, later=later)
+                           start=start, end=end, earlier=earlier, later=later,
+                           in_wechat="MicroMessenger" in request.headers.get("User-Agent", ""))
 
 
 @bp.post("/leave")

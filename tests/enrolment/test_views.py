@@ -625,6 +625,15 @@ def test_leave_asked_in_a_later_fortnight_comes_back_to_it(client, login_as, pos
     assert 'data-testid="leave"' in text(client.get(response.headers["Location"]))
 
 
+def test_in_wechat_the_schedule_says_how_to_subscribe_from_the_phones_browser(client, login_as):
+    login_as(UserFactory())
+    wechat = ("Mozilla/5.0 (Linux; Android 14; V2309A) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/116.0 "
+              "Mobile Safari/537.36 XWEB/1160065 MMWEBSDK/20240404 MicroMessenger/8.0.49.2600(0x28003133) WeChat/arm64")
+
+    assert 'data-testid="wechat-hint"' in text(client.get("/schedule/", headers={"User-Agent": wechat}))
+    assert 'data-testid="wechat-hint"' not in text(client.get("/schedule/"))
+
+
 def test_the_calendar_feed_is_public_by_its_secret_token_and_marks_leave(client, login_as):
     guardian = UserFactory()
     guardian.calendar_token = "secret-token-for-tests-0123456789abcdefghijk"
