@@ -31,7 +31,7 @@ class RevokeTokenForm(AppForm):
 def _page(form: CreateTokenForm, new_token: str | None = None, status: int = 200):
     with unit_of_work():
         tokens = auth.tokens_of(current_user)
-    response = render_template("api_tokens/index.html", form=form, revoke_form=RevokeTokenForm(), tokens=tokens,
+    response = render_template("api_tokens/index.html", form=form, tokens=tokens,
                                new_token=new_token)
     # The new token is shown once: the page must not be kept by a cache or the browser's history.
     return response, status, {"Cache-Control": "no-store"}
