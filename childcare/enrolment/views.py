@@ -200,14 +200,18 @@ def _programme_page(programme: Programme, form: EnrolForm | None = None):
     if current_user.is_authenticated:
         mine = [e for e in queries.enrolments_of_guardian(current_user)
                 if e.programme_id == programme.id and e.status in LIVE]
-    if form is None and children:
-        form = _enrol_form(programme, children, session_seats)
+    # In whole-programme mode a child who holds a place here (or waits for one) has nothing more to sign up for.
+    placed = {e.child_id for e in mine} if programme.mode == EnrolmentMode.WHOLE else set()
+    to_sign_up = [c for c in children if c.id not in placed]
+    if form is None and to_sign_up:
+        form = _enrol_form(programme, to_sign_up, session_seats)
     elif form is not None:
         # Coming back with errors: refresh the seat counts shown beside each session.
         _enrol_form_labels(form, programme, session_seats)
     now = utcnow()
     return render_template("enrolment/programme.html", programme=programme, seats=seats, session_seats=session_seats,
                            form=form, children=children, mine=mine, now_served=now,
+                           all_placed=bool(children) and not to_sign_up,
                            registration=services.registration_at(programme, now).value,
                            add_child_url=_url_if_exists("children.add"),
                            can_manage=current_user.is_authenticated and can_manage_community(

@@ -182,7 +182,26 @@ def test_a_guardian_sees_a_form_with_their_own_children_only(client, login_as):
 
     assert f'action="/programmes/{programme.id}/enrol"' in page
     assert mine.name in page and theirs.name not in page
-    assert "All of them or none" in page
+    assert "All of them or none" not in page  # one child: nothing to choose between
+
+
+def test_the_form_offers_only_the_children_who_have_no_place_here_yet(client, login_as):
+    guardian = UserFactory()
+    sisters = [ChildFactory(guardian=guardian, name=name) for name in ("王小红", "王小兰", "王小青")]
+    programme = programme_with_sessions(2)
+    EnrolmentFactory(programme=programme, child=sisters[0])
+    login_as(guardian)
+
+    page = text(client.get(f"/programmes/{programme.id}"))
+    form = page[page.index('class="enrol-form"'):]
+    assert "王小红" not in form and "王小兰" in form and "王小青" in form
+    assert "All of them or none" in form
+
+    for sister in sisters[1:]:
+        EnrolmentFactory(programme=programme, child=fresh(sister), status=EnrolmentStatus.WAITLISTED)
+    page = text(client.get(f"/programmes/{programme.id}"))
+    assert 'class="enrol-form"' not in page
+    assert 'data-testid="all-placed"' in page
 
 
 def test_before_registration_opens_the_page_says_when_and_holds_the_button_until_then(client, login_as):
