@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from babel.lists import format_list
 from flask import Flask, current_app, has_request_context, request
-from flask_babel import format_date, format_datetime
+from flask_babel import format_date, format_datetime, get_locale
 from flask_login import current_user
 
 LANGUAGE_COOKIE = "lang"
@@ -79,7 +80,14 @@ def localdate(value: date | datetime | None, fmt: str = "medium") -> str:
     return format_date(value, fmt)
 
 
+def locallist(values) -> str:
+    """Jinja filter: a list in the user's language (星期一、星期二和星期三; Monday, Tuesday, and Wednesday)."""
+    items = [str(value) for value in values]
+    return format_list(items, locale=get_locale()) if items else ""
+
+
 def register_i18n(app: Flask) -> None:
-    """Template filters for local time; the selector is wired by the Babel extension."""
+    """Template filters for local time and lists; the selector is wired by the Babel extension."""
     app.add_template_filter(localtime, "localtime")
     app.add_template_filter(localdate, "localdate")
+    app.add_template_filter(locallist, "locallist")
