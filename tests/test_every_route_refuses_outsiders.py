@@ -390,7 +390,7 @@ API_SECRET_NAME = "欧阳秘密"
 #: the operations (STORIES) whose address names an object; the guard below holds this list to the app's URL map
 API_ADDRESS_NAMES_THE_OBJECT = {"get_child", "update_child", "delete_child", "cancel_enrolment", "accept_offer",
                                 "decline_offer", "update_programme", "list_programme_enrolments", "get_programme",
-                                "list_sessions"}
+                                "list_sessions", "cancel_leave"}
 API_OPERATIONS = sorted(API_ADDRESS_NAMES_THE_OBJECT | API_BODY_NAMES_THE_OBJECT)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from flask import current_app, jsonify
 
@@ -17,11 +18,15 @@ from childcare.api.schemas import (
     LeaveCreate,
     LeaveOut,
     Page,
+    ScheduleItem,
+    SchedulePage,
+    ScheduleQuery,
 )
 from childcare.api.views import endpoint, respond
 from childcare.db import unit_of_work
 from childcare.enrolment import queries, services
-from childcare.enrolment.models import Enrolment, EnrolmentStatus
+from childcare.enrolment.models import Enrolment, EnrolmentStatus, Leave
+from childcare.i18n import local_today
 
 
 def _positions(enrolments: list[Enrolment]) -> dict[int, int]:
@@ -135,6 +140,45 @@ def request_leave(actor: User, body: LeaveCreate):
     with unit_of_work():
         leaves = services.request_leave(actor=actor, child_id=body.child_id, session_ids=body.session_ids,
                                         reason=body.reason)
-        answer = LeaveBatch(leaves=[LeaveOut(id=leave.id, child_id=leave.child_id, session_id=leave.session_id,
-                                             reason=leave.reason, created_at=leave.created_at) for leave in leaves])
+        answer = LeaveBatch(leaves=[leave_out(leave) for leave in leaves])
     return respond(answer, 201)
+
+
+def leave_out(leave: Leave) -> LeaveOut:
+    return LeaveOut(id=leave.id, child_id=leave.child_id, session_id=leave.session_id, reason=leave.reason,
+                    created_at=leave.created_at, cancelled_at=leave.cancelled_at)
+
+
+@endpoint("/leave/<int:leave_id>/cancel", "POST", summary="Withdraw a leave", tag="enrolments", response=LeaveOut,
+          errors=(422,))
+def cancel_leave(actor: User, leave_id: int):
+    """Before the session starts (afterwards 422 session_unavailable); the child is expected again and the class
+    is told. A leave already withdrawn answers as it is."""
+    with unit_of_work():
+        return respond(leave_out(services.cancel_leave(actor=actor, leave_id=leave_id)))
+
+
+@endpoint("/schedule", "GET", summary="My children's schedule", tag="enrolments", query=ScheduleQuery,
+          response=SchedulePage)
+def show_schedule(actor: User, query: ScheduleQuery):
+    """The sessions, in time order, on `days` days from `from` (today by default) in which the account's children
+    hold a seat (confirmed or pending), one item per child and session, each with the child's standing leave.
+    `next` is the `from` that shows the following sessions, however far ahead (null when there are none)."""
+    start = queries.schedule_start(query.from_, local_today())
+    end = start + timedelta(days=query.days - 1)
+    with unit_of_work():
+        rows = queries.schedule_of_guardian(actor, start, end)
+        items = [schedule_item(row) for row in rows]
+        later = queries.next_schedule_date(actor, after=end)
+    return respond(SchedulePage(items=items, next=later))
+
+
+def schedule_item(row: queries.ScheduleEntry) -> ScheduleItem:
+    session, child, enrolment, leave = row
+    venue = session.venue or session.programme.venue
+    return ScheduleItem(session_id=session.id, programme_id=session.programme_id,
+                        programme_title=session.programme.title, on_date=session.on_date,
+                        starts_at=session.starts_at, ends_at=session.ends_at, venue=venue.name if venue else None,
+                        cancelled=session.cancelled, note=session.note, child_id=child.id, child_name=child.name,
+                        enrolment_id=enrolment.id, status=enrolment.status,
+                        leave=leave_out(leave) if leave is not None else None)

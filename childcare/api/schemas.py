@@ -482,7 +482,41 @@ class LeaveOut(Out):
     session_id: int
     reason: str
     created_at: Instant
+    cancelled_at: Instant | None = Field(default=None, description="When the guardian withdrew it; null while it "
+                                                                   "stands")
 
 
 class LeaveBatch(Out):
     leaves: list[LeaveOut]
+
+
+class ScheduleQuery(In):
+    from_: Day | None = Field(default=None, alias="from",
+                              description="First day (default today; earlier days count from today, the furthest "
+                                          "is a year ahead)")
+    days: int = Field(default=14, ge=1, le=92, description="How many days from `from`")
+
+
+class ScheduleItem(Out):
+    """One session one of the guardian's children attends (siblings in one session are one item each)."""
+
+    session_id: int
+    programme_id: int
+    programme_title: str
+    on_date: Day
+    starts_at: Instant
+    ends_at: Instant
+    venue: str | None = Field(description="The venue's name; null when none is set")
+    cancelled: bool
+    note: str
+    child_id: int
+    child_name: str
+    enrolment_id: int
+    status: EnrolmentStatus = Field(description="confirmed or pending: the statuses that hold the seat")
+    leave: LeaveOut | None = Field(description="The leave asked for this child and session, if it stands")
+
+
+class SchedulePage(Out):
+    items: list[ScheduleItem]
+    next: Day | None = Field(default=None, description="The `from` that shows the following sessions: the next day "
+                                                       "with a session after this window; null when there is none")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import NamedTuple
 
 import sqlalchemy as sa
@@ -147,11 +147,21 @@ def _seats_of_guardian(actor: User, *columns):
                    Enrolment.status.in_((EnrolmentStatus.CONFIRMED, EnrolmentStatus.PENDING))))
 
 
+#: how far ahead "my schedule" looks, on the page and in the API (the calendar feed's year)
+SCHEDULE_HORIZON_DAYS = 366
+
+
+def schedule_start(asked: date | None, today: date) -> date:
+    """The first day of a window of "my schedule": the day asked for, from today on and at most a year ahead."""
+    return min(max(asked or today, today), today + timedelta(days=SCHEDULE_HORIZON_DAYS))
+
+
 def schedule_of_guardian(actor: User, start: date, end: date) -> list[ScheduleEntry]:
-    """Sessions on dates start..end (inclusive) where the actor's children hold a confirmed or pending seat."""
+    """Sessions on dates start..end (inclusive) where the actor's children hold a confirmed or pending seat, with the
+    session's and the programme's venue loaded."""
     query = (_seats_of_guardian(actor, ProgrammeSession, Enrolment)
              .where(ProgrammeSession.on_date >= start, ProgrammeSession.on_date <= end)
-             .options(joinedload(Enrolment.child), joinedload(Enrolment.programme),
+             .options(joinedload(Enrolment.child), joinedload(Enrolment.programme).joinedload(Programme.venue),
                       joinedload(ProgrammeSession.venue))
              .order_by(ProgrammeSession.starts_at, Enrolment.child_id))
     rows = list(db.session.execute(query).unique())

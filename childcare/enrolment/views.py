@@ -38,7 +38,7 @@ from childcare.enrolment.models import LIVE, Enrolment, EnrolmentStatus
 from childcare.enrolment.services_calendar import ensure_calendar_token, guardian_by_calendar_token, render_calendar
 from childcare.errors import DomainError, NotFound, flash_form_errors, refuse_on_form
 from childcare.i18n import local_today, localdate, to_local
-from childcare.places.models import Community, Street, Venue
+from childcare.places.models import Community, Street
 from childcare.places.queries import all_communities, venues_of
 from childcare.programmes import services as programme_services
 from childcare.programmes.forms import SessionForm
@@ -339,13 +339,6 @@ def decline(enrolment_id: int):
 # ---- my schedule and leave ----------------------------------------------------------------------------------------
 
 
-def _load_programme_venues(rows) -> None:
-    """One query for the programmes' venues, so that showing them costs nothing per row (identity map)."""
-    venue_ids = {row.session.programme.venue_id for row in rows if row.session.programme.venue_id}
-    if venue_ids:
-        list(db.session.scalars(sa.select(Venue).where(Venue.id.in_(venue_ids))))
-
-
 class ScheduledSession(NamedTuple):
     """One session on "my schedule", with each of the family's children who attend it (ScheduleEntry rows)."""
 
@@ -354,13 +347,13 @@ class ScheduledSession(NamedTuple):
 
 
 def _schedule_start(value: str | None, today: date) -> date:
-    """The first day "my schedule" shows: the `from` asked for, within the coming year (today when missing or not a
-    date: an old or mistyped link still lands on the schedule)."""
+    """The first day "my schedule" shows: the `from` asked for (today when missing or not a date: an old or mistyped
+    link still lands on the schedule)."""
     try:
-        asked = date.fromisoformat(value) if value else today
+        asked = date.fromisoformat(value) if value else None
     except ValueError:
-        asked = today
-    return min(max(asked, today), today + timedelta(days=FEED_DAYS))
+        asked = None
+    return queries.schedule_start(asked, today)
 
 
 @bp.get("/schedule/")
@@ -372,7 +365,6 @@ def show_schedule():
     start = _schedule_start(request.args.get("from"), today)
     end = start + timedelta(days=SCHEDULE_DAYS - 1)
     rows = queries.schedule_of_guardian(current_user, start, end)
-    _load_programme_venues(rows)
     # Siblings in the same session share one card, each with their own leave.
     sessions: dict[int, ScheduledSession] = {}
     for row in rows:
@@ -441,7 +433,6 @@ def calendar_feed(token: str):
         abort(404)
     start = local_today()
     rows = queries.schedule_of_guardian(user, start - timedelta(days=FEED_PAST_DAYS), start + timedelta(days=FEED_DAYS))
-    _load_programme_venues(rows)
     with force_locale(user.locale or "zh_CN"):
         body = render_calendar(rows, name=_("Children's classes"))
     response = Response(body, mimetype="text/calendar")

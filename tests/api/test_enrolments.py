@@ -247,3 +247,74 @@ def test_a_sign_up_with_a_bad_body_and_no_token_is_401(api):
     response = api().post("/api/v1/enrolments", {"programme_id": "one", "child_ids": [1]})
     assert response.status_code == 401
     assert api(UserFactory()).post("/api/v1/enrolments", {"programme_id": "one"}).status_code == 422
+
+
+# ---- my schedule and withdrawing a leave ---------------------------------------------------------------------------
+
+
+def enrolled_in_a_camp(guardian, names: tuple[str, ...] = ("王小红",), **camp):
+    """The guardian's new children (by name), each with a seat in a new three-day camp; answers (ids, camp)."""
+    from childcare.children.models import Child
+    from tests.enrolment.factories import EnrolmentFactory, ProgrammeWithSessionsFactory
+
+    programme = ProgrammeWithSessionsFactory(**camp)
+    ids = [a_child(guardian, name=name) for name in names]
+    for child_id in ids:
+        EnrolmentFactory(child=db.session.get(Child, child_id), programme=programme)
+    return ids, programme
+
+
+def test_the_schedule_lists_each_childs_sessions_with_its_leave_and_leads_to_later_ones(api):
+    guardian, stranger = api(UserFactory()), api(UserFactory())
+    sisters, camp = enrolled_in_a_camp(guardian, ("王小红", "王小兰"), title="七色花营地")
+    first, second, last = camp.sessions
+    day = first.on_date.isoformat()
+    enrolled_in_a_camp(stranger, ("陈小东",))
+    leave = guardian.post("/api/v1/leave", {"child_id": sisters[0], "session_ids": [first.id], "reason": "看病"})
+    assert leave.status_code == 201, leave.get_json()
+
+    one_day = guardian.get(f"/api/v1/schedule?from={day}&days=1").get_json()
+
+    assert [(i["session_id"], i["child_name"]) for i in one_day["items"]] == [(first.id, "王小红"),
+                                                                              (first.id, "王小兰")]
+    assert one_day["items"][0]["leave"]["reason"] == "看病" and one_day["items"][1]["leave"] is None
+    assert one_day["items"][0]["programme_title"] == "七色花营地" and one_day["items"][0]["status"] == "confirmed"
+    assert one_day["next"] == second.on_date.isoformat()
+    following = guardian.get(f"/api/v1/schedule?from={one_day['next']}&days=1").get_json()
+    assert {i["session_id"] for i in following["items"]} == {second.id}
+    assert guardian.get(f"/api/v1/schedule?from={last.on_date.isoformat()}").get_json()["next"] is None
+    # the camp begins in a month: today's fortnight is empty and leads to it
+    assert guardian.get("/api/v1/schedule").get_json() == {"items": [], "next": day}
+    assert {i["child_name"] for i in stranger.get(f"/api/v1/schedule?from={day}").get_json()["items"]} == {"陈小东"}
+
+
+def test_a_guardian_withdraws_a_leave_before_the_session_and_the_answer_says_so(api):
+    guardian = api(UserFactory())
+    [child_id], camp = enrolled_in_a_camp(guardian)
+    session = camp.sessions[0]
+    [leave] = guardian.post("/api/v1/leave", {"child_id": child_id, "session_ids": [session.id]}
+                            ).get_json()["leaves"]
+    assert leave["cancelled_at"] is None
+
+    withdrawn = guardian.post(f"/api/v1/leave/{leave['id']}/cancel")
+
+    assert withdrawn.status_code == 200 and withdrawn.get_json()["cancelled_at"] is not None
+    assert guardian.post(f"/api/v1/leave/{leave['id']}/cancel").status_code == 200  # once more: as it is
+    assert api(UserFactory()).post(f"/api/v1/leave/{leave['id']}/cancel").status_code == 404
+    [item] = guardian.get(f"/api/v1/schedule?from={session.on_date.isoformat()}&days=1").get_json()["items"]
+    assert item["leave"] is None
+
+
+def test_the_schedule_costs_the_same_queries_for_one_child_or_many(api, count_queries):
+    def queries_for(guardian, day: str) -> int:
+        with count_queries() as n:
+            assert guardian.get(f"/api/v1/schedule?from={day}").status_code == 200
+        return n()
+
+    small = api(UserFactory())
+    _ids, camp = enrolled_in_a_camp(small)
+    day = camp.starts_on.isoformat()  # every camp of the factory begins that day
+    large = api(UserFactory())
+    for _ in range(3):
+        enrolled_in_a_camp(large, ("王小红", "王小兰", "王小青"))
+    assert queries_for(small, day) == queries_for(large, day) <= 6

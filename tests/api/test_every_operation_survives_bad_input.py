@@ -23,7 +23,7 @@ import pytest
 import sqlalchemy as sa
 
 from childcare.db import db, utcnow
-from childcare.enrolment.models import EnrolmentStatus
+from childcare.enrolment.models import EnrolmentStatus, Leave
 from childcare.extensions import limiter
 from tests.api.conftest import Api
 from tests.api.test_children import CHILD, GRANDMA
@@ -186,6 +186,25 @@ def a_guardian_asks_for_leave(api):
     programme = ProgrammeWithSessionsFactory()
     EnrolmentFactory(child=child, programme=programme)
     return Story(caller, body={"child_id": child.id, "session_ids": [programme.sessions[0].id], "reason": "看病"})
+
+
+@story("cancel_leave")
+def a_guardian_withdraws_a_leave(api):
+    caller, _guardian, child = a_guardian_with_a_child(api)
+    programme = ProgrammeWithSessionsFactory()
+    EnrolmentFactory(child=child, programme=programme)
+    leave = Leave(child_id=child.id, session_id=programme.sessions[0].id, reason="看病")
+    db.session.add(leave)
+    db.session.commit()
+    return Story(caller, ids={"leave_id": leave.id})
+
+
+@story("show_schedule")
+def a_guardian_reads_the_week_of_the_camp(api):
+    caller, _guardian, child = a_guardian_with_a_child(api)
+    programme = ProgrammeWithSessionsFactory()
+    EnrolmentFactory(child=child, programme=programme)
+    return Story(caller, query={"from": programme.starts_on.isoformat(), "days": "7"})
 
 
 # ---- reading the document -------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ OPERATIONS = [
     ("delete", "/api/v1/children/{child_id}"), ("post", "/api/v1/enrolments"), ("get", "/api/v1/enrolments"),
     ("post", "/api/v1/enrolments/{enrolment_id}/cancel"), ("post", "/api/v1/enrolments/{enrolment_id}/accept"),
     ("post", "/api/v1/enrolments/{enrolment_id}/decline"), ("post", "/api/v1/leave"),
+    ("post", "/api/v1/leave/{leave_id}/cancel"), ("get", "/api/v1/schedule"),
     ("get", "/api/v1/openapi.json"),
 ]
 
