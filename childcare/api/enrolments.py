@@ -152,8 +152,8 @@ def leave_out(leave: Leave) -> LeaveOut:
 @endpoint("/leave/<int:leave_id>/cancel", "POST", summary="Withdraw a leave", tag="enrolments", response=LeaveOut,
           errors=(422,))
 def cancel_leave(actor: User, leave_id: int):
-    """Before the session starts (afterwards 422 session_unavailable); the child is expected again and the class
-    is told. A leave already withdrawn answers as it is."""
+    """Before the session starts (afterwards 422 session_unavailable): the child is expected again. A leave already
+    withdrawn answers as it is."""
     with unit_of_work():
         return respond(leave_out(services.cancel_leave(actor=actor, leave_id=leave_id)))
 
