@@ -376,7 +376,7 @@ def show_schedule():
     earlier = None
     if start > today:  # back to the fortnight that ends with the last session before this one (from today on)
         last = queries.last_schedule_date(current_user, since=today, before=start)
-        earlier = max(today, last - timedelta(days=SCHEDULE_DAYS - 1)) if last else today
+        earlier = max(today, last - timedelta(days=SCHEDULE_DAYS - 1)) if last else None
     feed = url_for("enrolment.calendar_feed", token=current_user.calendar_token, _external=True)
     return render_template("enrolment/schedule.html", days=sorted(days.items()), feed=feed,
                            webcal="webcal://" + feed.split("://", 1)[1], now=utcnow(), today=today,
