@@ -685,6 +685,25 @@ def coordinator_with_programme(**kwargs):
     return coordinator, programme
 
 
+def test_the_coordinator_sees_whom_to_call_for_each_child_in_the_same_few_queries(client, login_as, count_queries):
+    coordinator, programme = coordinator_with_programme(capacity=1)
+    mother = UserFactory(name="王芳", phone="+8613900001111")
+    EnrolmentFactory(programme=programme, child=ChildFactory(name="甲", guardian=mother))
+    login_as(coordinator)
+    url = f"/manage/programmes/{programme.id}/enrolments"
+
+    page = text(client.get(url))
+    assert 'data-testid="guardian"' in page and "王芳 (妈妈)" in page
+    assert 'href="tel:+8613900001111"' in page and "139****1111" in page
+    few = queries_of(client, count_queries, url)
+
+    for index in range(5):
+        EnrolmentFactory(programme=programme, child=ChildFactory(name=f"乙{index}", guardian=UserFactory()),
+                         status=EnrolmentStatus.WAITLISTED)
+    db.session.expire_all()
+    assert queries_of(client, count_queries, url) == few
+
+
 def test_the_coordinator_sees_every_enrolment_with_waiting_positions(client, login_as):
     coordinator, programme = coordinator_with_programme(capacity=1)
     EnrolmentFactory(programme=programme, child=ChildFactory(name="甲"))
