@@ -133,7 +133,8 @@ def show(programme_id: int):
     return render_template("programmes/manage/show.html", programme=programme,
                            sessions=queries.sessions_of(programme_id),
                            warnings=services.schedule_warnings(programme),
-                           weekdays=[WEEKDAY_NAMES[d] for d in programme.weekday_list])
+                           weekdays=[WEEKDAY_NAMES[d] for d in programme.weekday_list],
+                           excluded_dates=[date.fromisoformat(d) for d in programme.excluded_dates or []])
 
 
 @bp.route("/<int:programme_id>/edit", methods=["GET", "POST"])

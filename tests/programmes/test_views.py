@@ -89,14 +89,16 @@ def test_the_programme_page_leads_to_its_enrolments_and_to_what_parents_see(clie
     assert f'href="/programmes/{hidden.id}"' not in page  # parents cannot see it yet
 
 
-def test_weekdays_are_listed_as_each_language_lists_them(client, login_as):
+def test_weekdays_and_dates_are_listed_as_each_language_lists_them(client, login_as):
     coordinator, community = _coordinator()
-    programme = ProgrammeFactory(community=community, weekdays="1,3,5")
+    programme = ProgrammeFactory(community=community, weekdays="1,3,5", excluded_dates=["2027-01-20", "2027-01-21"])
     login_as(coordinator)
 
-    assert "星期一、星期三和星期五" in client.get(f"/manage/programmes/{programme.id}").get_data(as_text=True)
+    page = client.get(f"/manage/programmes/{programme.id}").get_data(as_text=True)
+    assert "星期一、星期三和星期五" in page and "2027年1月20日和2027年1月21日" in page
     client.set_cookie("lang", "en")
-    assert "Monday, Wednesday, and Friday" in client.get(f"/manage/programmes/{programme.id}").get_data(as_text=True)
+    page = client.get(f"/manage/programmes/{programme.id}").get_data(as_text=True)
+    assert "Monday, Wednesday, and Friday" in page and "Jan 20, 2027 and Jan 21, 2027" in page
 
 
 def test_a_refused_rule_comes_back_on_the_form_not_as_an_error_page(client, login_as, post_form):
