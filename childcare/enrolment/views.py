@@ -23,7 +23,7 @@ from childcare.accounts.permissions import can_manage_community, ensure_manages_
 from childcare.children.models import Child
 from childcare.children.queries import children_of
 from childcare.db import db, unit_of_work, utcnow
-from childcare.enrolment import draw, queries, services
+from childcare.enrolment import draw, export, queries, services
 from childcare.enrolment.forms import (
     BrowseForm,
     CancelForm,
@@ -486,6 +486,18 @@ def _manage_page(programme: Programme, *, capacity_form: CapacityForm | None = N
 @role_required(*MANAGERS)
 def manage_enrolments(programme_id: int):
     return _manage_page(_managed_programme(programme_id))
+
+
+@bp.get("/manage/programmes/<int:programme_id>/enrolments.csv")
+@role_required(*MANAGERS)
+def export_enrolments(programme_id: int):
+    programme = _managed_programme(programme_id)
+    _chosen, statuses = _status_filter(request.args.get("status", "live"))
+    rows = queries.enrolments_for_manager(current_user, programme.id, statuses=statuses)
+    response = Response(export.enrolments_csv(programme, rows), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="enrolments-{programme.id}.csv"'
+    response.headers["Cache-Control"] = "private, no-store"  # children's names and their families' phones
+    return response
 
 
 def _to_manage_page(programme_id: int, **kwargs):

@@ -704,6 +704,51 @@ def test_the_coordinator_sees_whom_to_call_for_each_child_in_the_same_few_querie
     assert queries_of(client, count_queries, url) == few
 
 
+def test_the_coordinator_downloads_the_list_as_a_spreadsheet_excel_opens_in_chinese(client, login_as):
+    import csv
+    import io
+
+    coordinator, programme = coordinator_with_programme(capacity=1)
+    mother = UserFactory(name="王芳", phone="+8613900001111")
+    EnrolmentFactory(programme=programme, child=ChildFactory(name="甲", guardian=mother, grade=3,
+                                                             medical_notes="哮喘"))
+    EnrolmentFactory(programme=programme, child=ChildFactory(name="=HYPERLINK(\"http://x\")"),
+                     status=EnrolmentStatus.WAITLISTED)
+    EnrolmentFactory(programme=programme, child=ChildFactory(name="丁"), status=EnrolmentStatus.CANCELLED)
+    login_as(coordinator)
+    client.set_cookie("lang", "zh_CN")
+    page = text(client.get(f"/manage/programmes/{programme.id}/enrolments"))
+    link = re.search(r'data-testid="export" href="([^"]+)"', page).group(1).replace("&amp;", "&")
+
+    response = client.get(link)
+
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    assert "no-store" in response.headers["Cache-Control"]
+    body = response.get_data(as_text=True)
+    assert body.startswith("\ufeff")
+    header, *rows = list(csv.reader(io.StringIO(body.removeprefix("\ufeff"))))
+    assert header[:3] == ["孩子", "年级", "学校"] and "电话" in header
+    assert [row[0] for row in rows] == ["甲", "'=HYPERLINK(\"http://x\")"]  # live ones only, as the page shows
+    first = dict(zip(header, rows[0], strict=True))
+    assert first["电话"] == "13900001111" and "王芳 (妈妈)" in first["家长"] and first["年级"] == "三年级"
+    assert dict(zip(header, rows[1], strict=True))["候补位次"] == "1"
+    assert "哮喘" not in body  # nothing medical leaves in a spreadsheet
+    everything = client.get(f"/manage/programmes/{programme.id}/enrolments.csv?status=all").get_data(as_text=True)
+    assert "丁" in everything
+
+
+def test_only_the_communitys_coordinator_may_download_the_list(client, login_as):
+    _coordinator, programme = coordinator_with_programme()
+    EnrolmentFactory(programme=programme, child=ChildFactory(name="甲"))
+    url = f"/manage/programmes/{programme.id}/enrolments.csv"
+
+    login_as(CoordinatorFactory(community=CommunityFactory()))
+    assert client.get(url).status_code == 404
+    login_as(UserFactory())
+    assert client.get(url).status_code == 403
+
+
 def test_the_coordinator_sees_every_enrolment_with_waiting_positions(client, login_as):
     coordinator, programme = coordinator_with_programme(capacity=1)
     EnrolmentFactory(programme=programme, child=ChildFactory(name="甲"))
