@@ -9,6 +9,7 @@ from childcare.accounts.permissions import can_manage_community
 from childcare.api.auth import authenticate_request
 from childcare.api.schemas import (
     EnrolmentListQuery,
+    GuardianContactOut,
     ManagedEnrolmentOut,
     Page,
     ProgrammeCreate,
@@ -170,6 +171,9 @@ def list_programme_enrolments(actor: User, programme_id: int, query: EnrolmentLi
         items = [ManagedEnrolmentOut(id=e.id, programme_id=e.programme_id, session_id=e.session_id,
                                      child_id=e.child_id, child_name=e.child.name, status=e.status,
                                      position=position, offer_expires_at=e.offer_expires_at,
-                                     created_at=e.created_at, ended_at=e.ended_at)
+                                     created_at=e.created_at, ended_at=e.ended_at,
+                                     guardians=[GuardianContactOut(name=g.user.name, relation=g.relation,
+                                                                   phone=g.user.phone)
+                                                for g in e.child.guardianships])
                  for e, position in rows]
     return respond(Page[ManagedEnrolmentOut](items=items))

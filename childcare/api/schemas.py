@@ -464,8 +464,15 @@ class EnrolmentOut(Out):
     ended_at: Instant | None
 
 
+class GuardianContactOut(Out):
+    name: str
+    relation: str
+    phone: str = Field(description="E.164, e.g. +8613800138000")
+
+
 class ManagedEnrolmentOut(EnrolmentOut):
     child_name: str
+    guardians: list[GuardianContactOut] = Field(description="Whom to call about the child")
 
 
 class LeaveCreate(In):

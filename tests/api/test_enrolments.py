@@ -86,11 +86,13 @@ def test_a_full_programme_waitlists_with_a_position_and_cancelling_promotes(api)
 def test_a_coordinator_sees_every_enrolment_with_positions(api):
     programme = ProgrammeFactory(capacity=1)
     coordinator = api(CoordinatorFactory(community=programme.community))
-    first, second = api(UserFactory()), api(UserFactory())
+    first, second = api(UserFactory(name="王芳", phone="+8613900001111")), api(UserFactory())
     first.post("/api/v1/enrolments", {"programme_id": programme.id, "child_ids": [a_child(first)]})
     second.post("/api/v1/enrolments", {"programme_id": programme.id, "child_ids": [a_child(second)]})
     items = coordinator.get(f"/api/v1/programmes/{programme.id}/enrolments").get_json()["items"]
     assert [(i["status"], i["position"]) for i in items] == [("confirmed", None), ("waitlisted", 1)]
+    # whom to call about the child (the API's child carries no relation unless the guardian gives one)
+    assert items[0]["guardians"] == [{"name": "王芳", "relation": "", "phone": "+8613900001111"}]
     waiting = coordinator.get(f"/api/v1/programmes/{programme.id}/enrolments?status=waitlisted").get_json()
     assert len(waiting["items"]) == 1
     assert first.get(f"/api/v1/programmes/{programme.id}/enrolments").status_code == 404
