@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from babel.dates import get_day_names
 from babel.lists import format_list
 from flask import Flask, current_app, has_request_context, request
-from flask_babel import format_date, format_datetime, get_locale
+from flask_babel import format_date, format_datetime, get_locale, gettext
 from flask_login import current_user
 
 LANGUAGE_COOKIE = "lang"
@@ -86,8 +87,30 @@ def locallist(values) -> str:
     return format_list(items, locale=get_locale()) if items else ""
 
 
+def weekdays(numbers) -> str:
+    """Jinja filter: weekdays numbered 1 (Monday) to 7 as people say them: 星期一至星期五、星期日; every day."""
+    days = sorted({number for number in numbers if 1 <= number <= 7})
+    if len(days) == 7:
+        return gettext("Every day")
+    runs: list[list[int]] = []
+    for day in days:
+        if runs and day == runs[-1][-1] + 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    names = get_day_names("wide", locale=get_locale())
+    parts: list[str] = []
+    for run in runs:
+        if len(run) >= 3:
+            parts.append(gettext("%(first)s to %(last)s", first=names[run[0] - 1], last=names[run[-1] - 1]))
+        else:
+            parts.extend(names[day - 1] for day in run)
+    return locallist(parts)
+
+
 def register_i18n(app: Flask) -> None:
     """Template filters for local time and lists; the selector is wired by the Babel extension."""
     app.add_template_filter(localtime, "localtime")
     app.add_template_filter(localdate, "localdate")
     app.add_template_filter(locallist, "locallist")
+    app.add_template_filter(weekdays, "weekdays")

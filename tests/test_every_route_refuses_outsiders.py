@@ -193,6 +193,7 @@ ROUTES = [
     page("programmes.edit"),
     page("enrolment.manage_enrolments", "coordinator", lambda w: {"programme_id": w.camp}),
     page("enrolment.export_enrolments", "coordinator", lambda w: {"programme_id": w.camp}),
+    page("enrolment.sign_up_poster", "coordinator", lambda w: {"programme_id": w.camp}),
     page("enrolment.edit_session"),
     page("enrolment.show_programme", "guardian", lambda w: {"programme_id": w.camp}, public=True),
     page("enrolment.show_draw", "guardian", lambda w: {"programme_id": w.camp}, public=True),

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import segno
 import sqlalchemy as sa
 from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
@@ -67,12 +66,6 @@ def make_token(session: ProgrammeSession) -> str:
 def scan_url(session: ProgrammeSession) -> str:
     """The absolute address a phone opens when it scans the session's code."""
     return url_for("attendance_qr.scan", token=make_token(session), _external=True)
-
-
-def qr_svg(url: str, *, scale: int = 10) -> str:
-    """The code as an inline SVG (no style attributes, so the CSP holds); CSS sizes it through its viewBox."""
-    return segno.make(url, error="m").svg_inline(scale=scale, border=2, omitsize=True, svgclass="qr-svg",
-                                                 lineclass=None)
 
 
 def window_of(session: ProgrammeSession) -> tuple[datetime, datetime]:

@@ -11,6 +11,7 @@ from childcare.db import unit_of_work
 from childcare.errors import DomainError, NotFound
 from childcare.forms import parse_id
 from childcare.i18n import to_local
+from childcare.qr_codes import qr_svg
 
 qr_bp = Blueprint("attendance_qr", __name__, url_prefix="/attendance")
 
@@ -18,7 +19,7 @@ qr_bp = Blueprint("attendance_qr", __name__, url_prefix="/attendance")
 def _code_context(session_id: int, *, scale: int) -> dict:
     session, url = qr.staff_qr(actor=current_user, session_id=session_id)
     opens, closes = qr.window_of(session)
-    return {"session": session, "programme": session.programme, "url": url, "svg": qr.qr_svg(url, scale=scale),
+    return {"session": session, "programme": session.programme, "url": url, "svg": qr_svg(url, scale=scale),
             "opens": to_local(opens), "closes": to_local(closes), "starts": to_local(session.starts_at),
             "ends": to_local(session.ends_at)}
 

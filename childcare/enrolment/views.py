@@ -44,6 +44,7 @@ from childcare.programmes import services as programme_services
 from childcare.programmes.forms import SessionForm
 from childcare.programmes.models import Allocation, EnrolmentMode, Programme, ProgrammeKind, ProgrammeSession
 from childcare.programmes.queries import published_programmes
+from childcare.qr_codes import qr_svg
 from childcare.security import back_to, public
 
 bp = Blueprint("enrolment", __name__)
@@ -54,14 +55,6 @@ MANAGERS = (Role.COORDINATOR, Role.ADMIN)
 SCHEDULE_DAYS = 14
 FEED_PAST_DAYS = 30
 FEED_DAYS = 366
-
-
-
-
-
-
-
-
 
 
 # ---- finding programmes -------------------------------------------------------------------------------------------
@@ -498,6 +491,16 @@ def export_enrolments(programme_id: int):
     response.headers["Content-Disposition"] = f'attachment; filename="enrolments-{programme.id}.csv"'
     response.headers["Cache-Control"] = "private, no-store"  # children's names and their families' phones
     return response
+
+
+@bp.get("/manage/programmes/<int:programme_id>/poster")
+@role_required(*MANAGERS)
+def sign_up_poster(programme_id: int):
+    """The programme on one A4 page with a code to scan, for the notice board and the community's WeChat group:
+    that is where families learn of a class, and a code takes them to its page without typing an address."""
+    programme = _managed_programme(programme_id)
+    url = url_for("enrolment.show_programme", programme_id=programme.id, _external=True)
+    return render_template("enrolment/manage/poster.html", programme=programme, url=url, svg=qr_svg(url))
 
 
 def _to_manage_page(programme_id: int, **kwargs):

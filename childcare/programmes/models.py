@@ -155,6 +155,10 @@ class Programme(db.Model):
         return [int(d) for d in self.weekdays.split(",") if d.strip()]
 
     @property
+    def excluded_date_list(self) -> list[date]:
+        return sorted(date.fromisoformat(d) for d in self.excluded_dates or [])
+
+    @property
     def fee_yuan(self) -> str:
         return f"{self.fee_cents / 100:.2f}".rstrip("0").rstrip(".")
 

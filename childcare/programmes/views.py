@@ -132,9 +132,7 @@ def show(programme_id: int):
     programme = services.get_programme_for_manager(actor=current_user, programme_id=programme_id)
     return render_template("programmes/manage/show.html", programme=programme,
                            sessions=queries.sessions_of(programme_id),
-                           warnings=services.schedule_warnings(programme),
-                           weekdays=[WEEKDAY_NAMES[d] for d in programme.weekday_list],
-                           excluded_dates=[date.fromisoformat(d) for d in programme.excluded_dates or []])
+                           warnings=services.schedule_warnings(programme))
 
 
 @bp.route("/<int:programme_id>/edit", methods=["GET", "POST"])

@@ -54,7 +54,8 @@ def demo(app) -> dict[tuple[str, str], list[str]]:
             "/volunteers/", "/attendance/", f"/attendance/sessions/{session_id}", "/volunteers/hours"],
         (coordinator["phone"], coordinator["password"]): [
             "/manage/programmes/", f"/manage/programmes/{programme_id}", f"/manage/programmes/{programme_id}/edit",
-            f"/manage/programmes/{programme_id}/enrolments", "/manage/programmes/new", "/manage/programmes/calendar",
+            f"/manage/programmes/{programme_id}/enrolments", f"/manage/programmes/{programme_id}/poster",
+            "/manage/programmes/new", "/manage/programmes/calendar",
             "/volunteers/manage/", "/volunteers/manage/staffing", f"/attendance/sessions/{session_id}",
             f"/attendance/sessions/{session_id}/history", f"/updates/sessions/{session_id}", "/manage/audit/"],
         (admin["phone"], admin["password"]): ["/manage/places/", "/manage/people/"],

@@ -13,6 +13,7 @@ from childcare.db import db
 from childcare.enrolment.models import Enrolment, EnrolmentStatus, Leave
 from childcare.notifications.models import Notification
 from childcare.programmes.models import Allocation, EnrolmentMode, ProgrammeKind, Promotion
+from childcare.qr_codes import qr_svg
 from tests.enrolment.view_factories import (
     SHANGHAI,
     ChildFactory,
@@ -164,6 +165,18 @@ def test_the_programme_page_shows_schedule_venue_fee_themes_and_seats_to_anyone(
     assert "Full" in page and "1 waiting" in page
     assert page.count('<li') >= 3
     assert "Log in to sign up your child." in page
+
+
+def test_the_programme_page_tells_parents_on_which_days_the_class_meets(client):
+    club = programme_with_sessions(1, kind=ProgrammeKind.AFTER_SCHOOL, weekdays="1,2,3,4,5")
+    camp = programme_with_sessions(1, weekdays="1,2,3,4,5,6,7", excluded_dates=["2027-02-10"])
+
+    club_page = text(client.get(f"/programmes/{club.id}"))
+    camp_page = text(client.get(f"/programmes/{camp.id}"))
+
+    assert "Monday to Friday" in club_page and "school days only, no class on public holidays" in club_page
+    assert "Every day" in camp_page and "public holidays" not in camp_page
+    assert "Dates without a session" in camp_page and "Feb 10, 2027" in camp_page
 
 
 def test_an_unpublished_programme_is_not_found(client):
@@ -743,6 +756,58 @@ def test_only_the_communitys_coordinator_may_download_the_list(client, login_as)
     EnrolmentFactory(programme=programme, child=ChildFactory(name="甲"))
     url = f"/manage/programmes/{programme.id}/enrolments.csv"
 
+    login_as(CoordinatorFactory(community=CommunityFactory()))
+    assert client.get(url).status_code == 404
+    login_as(UserFactory())
+    assert client.get(url).status_code == 403
+
+
+def test_the_coordinator_prints_a_sign_up_poster_whose_code_opens_the_programme_page(client, login_as):
+    coordinator, programme = coordinator_with_programme(capacity=15, title="荷叶娃娃暑期公益课堂", fee_cents=0,
+                                                        weekdays="1,2,3,4,5", needs_approval=True)
+    login_as(coordinator)
+    client.set_cookie("lang", "zh_CN")
+    page = text(client.get(f"/manage/programmes/{programme.id}"))
+    poster_url = re.search(r'data-testid="poster" href="([^"]+)"', page).group(1)
+
+    poster = text(client.get(poster_url))
+
+    public_url = f"http://localhost/programmes/{programme.id}"
+    assert f'data-testid="poster-url">{public_url}<' in poster
+    assert qr_svg(public_url) in poster  # the code on the poster is the page's own address
+    assert "荷叶娃娃暑期公益课堂" in poster and programme.community.name in poster
+    assert "15个名额" in poster and "先报先得，额满即止" in poster and "报名需经社区工作者审核" in poster
+    assert "扫码报名" in poster and "星期一至星期五" in poster and "免费" in poster
+    assert 'data-testid="not-published"' not in poster
+
+
+def test_a_poster_of_a_draw_says_that_every_application_in_the_window_counts_the_same(client, login_as):
+    coordinator, programme = coordinator_with_programme(allocation=Allocation.DRAW, mode=EnrolmentMode.DAY,
+                                                        capacity=8)
+    login_as(coordinator)
+
+    poster = text(client.get(f"/manage/programmes/{programme.id}/poster"))
+
+    assert "8 seats in each session" in poster
+    assert "every application in the window has the same chance; a public draw at its close" in poster
+    assert "first come" not in poster
+
+
+def test_a_poster_of_a_programme_parents_cannot_see_yet_warns_the_coordinator(client, login_as):
+    coordinator, programme = coordinator_with_programme(published=False)
+    login_as(coordinator)
+
+    poster = text(client.get(f"/manage/programmes/{programme.id}/poster"))
+
+    assert 'data-testid="not-published"' in poster and "Show to parents" in poster
+    assert f'href="/manage/programmes/{programme.id}/edit"' in poster
+
+
+def test_only_the_communitys_coordinators_make_its_posters(client, login_as):
+    _coordinator, programme = coordinator_with_programme()
+    url = f"/manage/programmes/{programme.id}/poster"
+
+    assert client.get(url).status_code == 302  # to the login page
     login_as(CoordinatorFactory(community=CommunityFactory()))
     assert client.get(url).status_code == 404
     login_as(UserFactory())

@@ -2,6 +2,7 @@
 
 from datetime import UTC, date, datetime, time, timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from childcare.db import db
@@ -99,6 +100,22 @@ def test_weekdays_and_dates_are_listed_as_each_language_lists_them(client, login
     client.set_cookie("lang", "en")
     page = client.get(f"/manage/programmes/{programme.id}").get_data(as_text=True)
     assert "Monday, Wednesday, and Friday" in page and "Jan 20, 2027 and Jan 21, 2027" in page
+
+
+@pytest.mark.parametrize(("weekdays", "chinese", "english"), [
+    ("1,2,3,4,5", "星期一至星期五", "Monday to Friday"),
+    ("1,2,3,5,7", "星期一至星期三、星期五和星期日", "Monday to Wednesday, Friday, and Sunday"),
+    ("6,7", "星期六和星期日", "Saturday and Sunday"),
+    ("1,2,3,4,5,6,7", "每天", "Every day"),
+])
+def test_three_weekdays_or_more_in_a_row_are_said_as_a_span(client, login_as, weekdays, chinese, english):
+    coordinator, community = _coordinator()
+    programme = ProgrammeFactory(community=community, weekdays=weekdays)
+    login_as(coordinator)
+
+    assert f"<dd>{chinese}</dd>" in client.get(f"/manage/programmes/{programme.id}").get_data(as_text=True)
+    client.set_cookie("lang", "en")
+    assert f"<dd>{english}</dd>" in client.get(f"/manage/programmes/{programme.id}").get_data(as_text=True)
 
 
 def test_a_refused_rule_comes_back_on_the_form_not_as_an_error_page(client, login_as, post_form):
