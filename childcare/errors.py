@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
 from flask import Flask, Response, flash, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from childcare.db import db, is_lock_timeout
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class DomainError(Exception):
@@ -67,6 +72,24 @@ class Busy(DomainError):
     status = 503
     code = "busy"
     default_message = _l("Many people are signing up right now. Please try again in a moment.")
+
+
+def busy_on_lock_timeout(service: Callable[P, R]) -> Callable[P, R]:
+    """Decorator for services that wait for row locks: a lock wait that timed out anywhere inside becomes Busy
+    (503, "try again"), never a 500.
+
+    On SQLite the wait happens at BEGIN IMMEDIATE, i.e. at the service's first statement."""
+
+    @functools.wraps(service)
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return service(*args, **kwargs)
+        except OperationalError as error:
+            if is_lock_timeout(error):
+                raise Busy() from error
+            raise
+
+    return wrapped
 
 
 def wants_json() -> bool:

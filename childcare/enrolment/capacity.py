@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import ParamSpec, TypeVar
 
 import psycopg2
 import sqlalchemy as sa
@@ -26,27 +25,6 @@ from childcare.db import (
 from childcare.enrolment.models import LIVE, SEAT_HOLDING, Enrolment, EnrolmentStatus
 from childcare.errors import Busy
 from childcare.programmes.models import Programme, ProgrammeSession
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def busy_on_lock_timeout(service: Callable[P, R]) -> Callable[P, R]:
-    """Decorator for seat-changing services: a lock wait that timed out anywhere inside becomes Busy (503).
-
-    On SQLite the wait happens at BEGIN IMMEDIATE, i.e. at the service's first statement, not in lock_capacity.
-    """
-
-    @functools.wraps(service)
-    def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return service(*args, **kwargs)
-        except sa.exc.OperationalError as error:
-            if is_lock_timeout(error):
-                raise Busy() from error
-            raise
-
-    return wrapped
 
 
 def _dialect() -> str:

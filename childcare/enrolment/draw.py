@@ -16,11 +16,11 @@ from childcare.accounts.models import User
 from childcare.accounts.permissions import ensure_manages_community
 from childcare.audit.services import record
 from childcare.db import db, utcnow
-from childcare.enrolment.capacity import busy_on_lock_timeout, lock_capacity, seats_left
+from childcare.enrolment.capacity import lock_capacity, seats_left
 from childcare.enrolment.models import Enrolment, EnrolmentStatus
 from childcare.enrolment.queries import waitlist_positions
 from childcare.enrolment.services import _audit, _seat_status, _tell_families
-from childcare.errors import DomainError, NotFound
+from childcare.errors import DomainError, NotFound, busy_on_lock_timeout
 from childcare.programmes.models import Allocation, EnrolmentMode, Programme, ProgrammeSession
 
 #: statuses in the previous term that count as "unsuccessful" (never got a seat)

@@ -24,7 +24,6 @@ from childcare.audit.services import entry_values, record
 from childcare.children.models import Child, Guardianship
 from childcare.db import as_loaded, db, fetch, insert_together, run_prepared, take_read_ahead, utcnow
 from childcare.enrolment.capacity import (
-    busy_on_lock_timeout,
     lock_and_recount,
     lock_capacity,
     seats_held,
@@ -33,7 +32,7 @@ from childcare.enrolment.capacity import (
 )
 from childcare.enrolment.models import LIVE, SEAT_HOLDING, Enrolment, EnrolmentStatus, Leave
 from childcare.enrolment.queries import waitlist_order
-from childcare.errors import DomainError, InvalidInput, NotFound
+from childcare.errors import DomainError, InvalidInput, NotFound, busy_on_lock_timeout
 from childcare.i18n import to_local
 from childcare.notifications.kinds import register_kind
 from childcare.notifications.models import Notification, OutboxMessage

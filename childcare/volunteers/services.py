@@ -6,10 +6,7 @@ Claims are decided under a lock on the session row and recounted inside it, so t
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from flask import current_app
@@ -19,8 +16,8 @@ from childcare.accounts.models import Role, RoleGrant, User
 from childcare.accounts.permissions import ensure_manages_community
 from childcare.accounts.services import grant_role
 from childcare.audit.services import record
-from childcare.db import db, is_lock_timeout, utcnow, write_intent
-from childcare.errors import Busy, DomainError, InvalidInput, NotFound
+from childcare.db import db, utcnow, write_intent
+from childcare.errors import DomainError, InvalidInput, NotFound, busy_on_lock_timeout
 from childcare.i18n import to_local
 from childcare.notifications.kinds import register_kind
 from childcare.notifications.services import notify
@@ -35,9 +32,6 @@ from childcare.volunteers.models import (
     VolunteerApplication,
     VolunteerKind,
 )
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 #: a post given up this close to the session asks the community's free volunteers to cover it
 COVER_REQUEST_HOURS = 24
@@ -114,21 +108,6 @@ class InvalidState(DomainError):
 
 
 # ---- helpers ----------------------------------------------------------------------------------------------------
-
-
-def busy_on_lock_timeout(service: Callable[P, R]) -> Callable[P, R]:
-    """A lock wait that timed out inside the service becomes Busy (503), never a 500."""
-
-    @functools.wraps(service)
-    def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return service(*args, **kwargs)
-        except sa.exc.OperationalError as error:
-            if is_lock_timeout(error):
-                raise Busy() from error
-            raise
-
-    return wrapped
 
 
 def _lock_session(session_id: int, volunteer_id: int) -> None:

@@ -161,9 +161,13 @@ def test_an_anonymous_visitor_is_sent_to_log_in(client):
 def test_the_public_community_page_lists_its_venues_for_anyone(client):
     community = CommunityFactory(name="杏北社区")
     VenueFactory(community=community, name="党群服务中心二楼")
+    VenueFactory(community=community, name="阅览室")
+    VenueFactory(community=community, name="多功能室")
     response = client.get(f"/communities/{community.id}")
     assert response.status_code == 200
-    assert "党群服务中心二楼" in response.get_data(as_text=True)
+    listed = re.search(r"<dd>([^<]*阅览室[^<]*)</dd>", response.get_data(as_text=True)).group(1)
+    first, rest = listed.split("、")
+    assert {first, *rest.split("和")} == {"党群服务中心二楼", "阅览室", "多功能室"}  # as Chinese lists them
 
 
 def test_the_nav_shows_places_to_coordinators_and_people_to_admins_only(client, login_as):
