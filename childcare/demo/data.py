@@ -15,7 +15,7 @@ from childcare.db import db, utcnow
 from childcare.enrolment.services import enrol
 from childcare.i18n import to_local
 from childcare.places.models import Community, District, DistrictKind, Street, StreetKind, Venue
-from childcare.programmes.models import Programme, ProgrammeKind
+from childcare.programmes.models import Allocation, EnrolmentMode, Programme, ProgrammeKind
 from childcare.programmes.queries import sessions_of
 from childcare.programmes.services import create_programme
 from childcare.volunteers import queries as volunteer_queries
@@ -68,7 +68,8 @@ def _programmes(today: date) -> list[dict[str, Any]]:
     return [
         {"community": "杏北社区", "venue": "党群服务中心二楼", "kind": ProgrammeKind.HOLIDAY_CAMP,
          "title": "七色花成长营地（寒假）", "themes": "红色传承,安全教育,阅读分享,科学探索,艺术创想,体育健康,劳动实践",
-         "description": "“你办年货我带娃”：返乡大学生志愿者陪伴孩子度过寒假。", "capacity": 20,
+         "description": "“你办年货我带娃”：返乡大学生志愿者陪伴孩子度过寒假。名额紧张，报名期内申请，截止后公开抽签。",
+         "capacity": 20, "allocation": Allocation.DRAW,
          "starts_on": winter, "ends_on": winter + timedelta(days=20), "start_time": time(9), "end_time": time(12)},
         {"community": "杏北社区", "venue": "社区阅览室", "kind": ProgrammeKind.AFTER_SCHOOL,
          "title": "杏北四点半课堂", "themes": "作业辅导,阅读分享", "capacity": 30,
@@ -85,7 +86,8 @@ def _programmes(today: date) -> list[dict[str, Any]]:
          "start_time": time(16, 30), "end_time": time(18, 30)},
         {"community": "水塔社区", "venue": "党群服务中心二楼", "kind": ProgrammeKind.HOLIDAY_CAMP,
          "title": "小荷课堂（暑假）", "themes": "书法,手工,阅读分享", "capacity": 20,
-         "description": "应居民需求开办的暑期托管班。", "starts_on": summer, "ends_on": summer + timedelta(days=25),
+         "description": "应居民需求开办的暑期托管班，按天预约。", "mode": EnrolmentMode.DAY,
+         "starts_on": summer, "ends_on": summer + timedelta(days=25),
          "start_time": time(8, 30), "end_time": time(11, 30), "fee_cents": 5000},
         {"community": "华源豪庭社区", "venue": "社区服务站多功能室", "kind": ProgrammeKind.AFTER_SCHOOL,
          "title": "华源四点半课堂", "themes": "作业辅导,安全教育", "capacity": 12, "description": "",

@@ -162,7 +162,9 @@ def _bookable_sessions(programme: Programme) -> list[ProgrammeSession]:
 
 
 def _session_label(session: ProgrammeSession, seats_left: int | None) -> str:
-    when = f"{localdate(session.on_date, 'full')} {to_local(session.starts_at):%H:%M}–{to_local(session.ends_at):%H:%M}"
+    # A word joiner after the dash: a phone wraps a long label after the date, never inside "08:30–11:30".
+    when = (f"{localdate(session.on_date, 'full')} "
+            f"{to_local(session.starts_at):%H:%M}\u2013\u2060{to_local(session.ends_at):%H:%M}")
     if seats_left is None:
         return when
     if seats_left <= 0:

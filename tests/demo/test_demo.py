@@ -6,7 +6,7 @@ from childcare.children.models import Child
 from childcare.db import db
 from childcare.enrolment.models import Enrolment
 from childcare.places.models import Community
-from childcare.programmes.models import Programme, ProgrammeSession
+from childcare.programmes.models import Allocation, EnrolmentMode, Programme, ProgrammeSession
 
 
 def counts() -> dict[str, int]:
@@ -24,6 +24,9 @@ def test_demo_load_builds_the_communities_with_programmes_sessions_and_families(
     assert {"皮革城社区", "华源豪庭社区", "水塔社区", "杏北社区"} <= names
     assert first["ProgrammeSession"] > first["Programme"] >= 6
     assert first["Child"] == 3 and first["Enrolment"] == 3
+    kinds = set(db.session.execute(sa.select(Programme.mode, Programme.allocation)))
+    assert {(EnrolmentMode.WHOLE, Allocation.FIRST_COME), (EnrolmentMode.WHOLE, Allocation.DRAW),
+            (EnrolmentMode.DAY, Allocation.FIRST_COME)} <= kinds  # each way of giving seats can be tried
 
     again = runner.invoke(args=["demo", "load"])
     assert again.exit_code == 0 and "(0 new records)" in again.output

@@ -23,6 +23,32 @@
     });
   });
 
+  // A long list of sessions to book (a camp by the day): one box ticks or clears them all.
+  document.querySelectorAll("fieldset[data-select-all]").forEach(function (fieldset, index) {
+    var boxes = Array.prototype.slice.call(fieldset.querySelectorAll("input[type=checkbox]"));
+    var row = document.createElement("div");
+    row.className = "field check select-all";
+    var all = document.createElement("input");
+    all.type = "checkbox";
+    all.id = "select-all-" + index;
+    var label = document.createElement("label");
+    label.htmlFor = all.id;
+    label.textContent = fieldset.getAttribute("data-select-all");
+    row.appendChild(all);
+    row.appendChild(label);
+    fieldset.querySelector("legend").insertAdjacentElement("afterend", row);
+    function reflect() {
+      var ticked = boxes.filter(function (box) { return box.checked; }).length;
+      all.checked = ticked === boxes.length;
+      all.indeterminate = ticked > 0 && ticked < boxes.length;
+    }
+    all.addEventListener("change", function () {
+      boxes.forEach(function (box) { box.checked = all.checked; });
+    });
+    boxes.forEach(function (box) { box.addEventListener("change", reflect); });
+    reflect();
+  });
+
   // A programme whose registration opens soon: count down by the server's clock (the phone's may be wrong) and hold
   // the sign-up button until the moment; the server still decides, and refuses a press that comes too early.
   document.querySelectorAll("[data-opens-at]").forEach(function (box) {
