@@ -910,6 +910,27 @@ def test_the_draw_is_run_by_the_coordinator_and_published_with_its_seed(client, 
     assert statuses.count(EnrolmentStatus.CONFIRMED) == 1
 
 
+def test_before_the_draw_parents_see_the_seats_and_the_applications_and_are_told_not_to_hurry(client, login_as,
+                                                                                              post_form):
+    coordinator, programme = coordinator_with_programme(capacity=2, allocation=Allocation.DRAW)
+    for name in ("张小一", "李小二", "王小三"):
+        EnrolmentFactory(programme=programme, child=ChildFactory(name=name), status=EnrolmentStatus.WAITLISTED)
+
+    page = text(client.get(f"/programmes/{programme.id}"))
+    listed = text(client.get("/programmes/"))
+
+    assert "2 seats · 3 applications so far" in page and "2 seats · 3 applications so far" in listed
+    assert "seats left" not in page and "waiting" not in page
+    assert "there is no need to hurry" in page
+
+    login_as(coordinator)
+    url = f"/manage/programmes/{programme.id}/enrolments"
+    post_form(f"/manage/programmes/{programme.id}/draw", {"seed": "7"}, token_from=url)
+    login_as(UserFactory())
+    drawn = text(client.get(f"/programmes/{programme.id}"))
+    assert "Full · 1 waiting" in drawn and "no need to hurry" not in drawn
+
+
 def test_nobody_but_the_communitys_coordinator_may_run_the_draw(client, login_as, post_form):
     _coordinator, programme = coordinator_with_programme(allocation=Allocation.DRAW)
     login_as(CoordinatorFactory())
