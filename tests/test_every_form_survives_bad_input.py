@@ -44,7 +44,7 @@ from childcare.volunteers.models import ApplicationStatus
 from tests.api.conftest import make_token
 from tests.children.factories import InvitationFactory, PickupPersonFactory
 from tests.conftest import csrf_token_from
-from tests.enrolment.factories import LOCAL
+from tests.enrolment.factories import LOCAL, PriorityGroupFactory
 from tests.enrolment.view_factories import ChildFactory, EnrolmentFactory, LeaveFactory, add_sessions
 from tests.factories import (
     PASSWORD,
@@ -98,6 +98,8 @@ def build_world() -> World:
     day_camp = ProgrammeFactory(community=community, venue=venue, title="小荷课堂", mode=EnrolmentMode.DAY,
                                 starts_on=TODAY + timedelta(days=3), ends_on=TODAY + timedelta(days=5))
     day_sessions = add_sessions(day_camp)
+    residents = PriorityGroupFactory(programme=camp, rank=1, name="本社区双职工家庭")
+    day_residents = PriorityGroupFactory(programme=day_camp, rank=1, name="本社区居民")
     draw_camp = ProgrammeFactory(community=community, venue=venue, title="暑期公益课堂",
                                  allocation=Allocation.DRAW)
 
@@ -134,7 +136,8 @@ def build_world() -> World:
         coordinator=coordinator.id, admin=admin.id, guardian=guardian.id, invitee=invitee.id, child=child.id,
         pickup_person=grandma.id, invitation=invitation.id, camp=camp.id, day_camp=day_camp.id,
         draw_camp=draw_camp.id, now_session=now_session.id, later_session=later_session.id,
-        day_session=day_sessions[0].id, seat=seat.id, offer=offer.id, pending=pending.id, leave=leave.id,
+        day_session=day_sessions[0].id, residents=residents.id, day_residents=day_residents.id, seat=seat.id,
+        offer=offer.id, pending=pending.id, leave=leave.id,
         volunteer=volunteer.id, second_volunteer=second_volunteer.id, shift=shift.id, later_shift=later_shift.id,
         application=application.id, holder=holder.id, calendar_day=calendar_day.id, notification=notification.id,
         update=update.id, token=_api_token_id(guardian),
@@ -301,7 +304,7 @@ FORMS = [
     # enrolment: the guardian enrols, accepts or declines an offer, cancels, asks for leave; the coordinator manages
     at("enrolment.enrol", "guardian", lambda w: {"programme_id": w.day_camp},
        fields=lambda w: {"child_ids": (IDS, [str(w.child)]), "session_ids": (IDS, [str(w.day_session)]),
-                         "all_or_none": (TICK, "")}),
+                         "all_or_none": (TICK, ""), "priority_group_id": (CHOICE, str(w.day_residents))}),
     button("enrolment.accept", "guardian", lambda w: {"enrolment_id": w.offer}),
     button("enrolment.decline", "guardian", lambda w: {"enrolment_id": w.offer}),
     at("enrolment.cancel", "guardian", lambda w: {"enrolment_id": w.seat}, required=False,
@@ -311,6 +314,8 @@ FORMS = [
                          "reason": (TEXT, "看病")}),
     button("enrolment.cancel_leave", "guardian", lambda w: {"leave_id": w.leave}),
     button("enrolment.approve", "coordinator", lambda w: {"programme_id": w.camp, "enrolment_id": w.pending}),
+    at("enrolment.change_priority_group", "coordinator", lambda w: {"programme_id": w.camp, "enrolment_id": w.seat},
+       required=False, fields=lambda w: {"priority_group_id": (CHOICE, str(w.residents))}),
     at("enrolment.remove", "coordinator", lambda w: {"programme_id": w.camp, "enrolment_id": w.seat},
        fields=lambda w: {"reason": (TEXT, "重复报名")}),
     at("enrolment.change_capacity", "coordinator", lambda w: {"programme_id": w.camp},

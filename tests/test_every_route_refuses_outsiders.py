@@ -234,7 +234,7 @@ MIXED = {
     **dict.fromkeys(("attendance.check_in", "attendance.mark_absent", "attendance.check_out"),
                     ("other_volunteer", _their_session, "attendance.roster")),
     "attendance.correct": ("other_coordinator", _their_session, "attendance.roster"),
-    **dict.fromkeys(("enrolment.approve", "enrolment.remove"),
+    **dict.fromkeys(("enrolment.approve", "enrolment.remove", "enrolment.change_priority_group"),
                     ("other_coordinator", _their_camp, "enrolment.manage_enrolments")),
 }
 
@@ -392,7 +392,7 @@ API_SECRET_NAME = "欧阳秘密"
 #: the operations (STORIES) whose address names an object; the guard below holds this list to the app's URL map
 API_ADDRESS_NAMES_THE_OBJECT = {"get_child", "update_child", "delete_child", "cancel_enrolment", "accept_offer",
                                 "decline_offer", "update_programme", "list_programme_enrolments", "get_programme",
-                                "list_sessions", "cancel_leave"}
+                                "list_sessions", "cancel_leave", "change_priority_group"}
 API_OPERATIONS = sorted(API_ADDRESS_NAMES_THE_OBJECT | API_BODY_NAMES_THE_OBJECT)
 
 

@@ -18,6 +18,7 @@ from childcare.api.schemas import (
     LeaveCreate,
     LeaveOut,
     Page,
+    PriorityGroupChange,
     ScheduleItem,
     SchedulePage,
     ScheduleQuery,
@@ -39,7 +40,7 @@ def enrolment_out(enrolment: Enrolment, position: int | None) -> EnrolmentOut:
     return EnrolmentOut(id=enrolment.id, programme_id=enrolment.programme_id, session_id=enrolment.session_id,
                         child_id=enrolment.child_id, status=enrolment.status, position=position,
                         offer_expires_at=enrolment.offer_expires_at, created_at=enrolment.created_at,
-                        ended_at=enrolment.ended_at)
+                        ended_at=enrolment.ended_at, priority_group_id=enrolment.priority_group_id)
 
 
 def _replay(answer: tuple[int, dict]):
@@ -67,7 +68,8 @@ def create_enrolments(actor: User, body: EnrolmentCreate):
                 if previous is not None:
                     return _replay(previous)
             result = services.sign_up(actor=actor, programme_id=body.programme_id, child_ids=body.child_ids,
-                                      session_ids=body.session_ids, all_or_none=body.all_or_none)
+                                      session_ids=body.session_ids, all_or_none=body.all_or_none,
+                                      priority_group_id=body.priority_group_id)
             enrolments = result.enrolments
             # Places of enrolments handed back again are looked up; new places come with the result.
             positions = {**_positions([e for e in enrolments if e.id not in result.created_ids]), **result.positions}
@@ -131,6 +133,20 @@ def decline_offer(actor: User, enrolment_id: int):
     """The seat goes to the next child at once."""
     with unit_of_work():
         return _one(services.decline_offer(actor=actor, enrolment_id=enrolment_id))
+
+
+@endpoint("/enrolments/<int:enrolment_id>/priority-group", "POST", summary="Set a child's priority group",
+          tag="enrolments", body=PriorityGroupChange, response=Page[EnrolmentOut], errors=(422,))
+def change_priority_group(actor: User, enrolment_id: int, body: PriorityGroupChange):
+    """For the coordinators of the programme's community: the child's live enrolments in the programme (every
+    session booked, in day mode) move to the group, and the waiting lists follow at once; the family is told.
+    Answers the enrolments changed (none when the child was in that group already)."""
+    with unit_of_work():
+        changed = services.change_priority_group(actor=actor, enrolment_id=enrolment_id,
+                                                 priority_group_id=body.priority_group_id)
+        positions = _positions(changed)
+        items = [enrolment_out(e, positions.get(e.id)) for e in changed]
+    return respond(Page[EnrolmentOut](items=items))
 
 
 @endpoint("/leave", "POST", summary="Ask for leave (请假)", tag="enrolments", body=LeaveCreate,

@@ -12,6 +12,7 @@ from childcare.api.schemas import (
     GuardianContactOut,
     ManagedEnrolmentOut,
     Page,
+    PriorityGroupOut,
     ProgrammeCreate,
     ProgrammeDetail,
     ProgrammeOut,
@@ -54,6 +55,8 @@ def programme_out(programme: Programme, seats: tuple[int | None, int], cls: type
                fee_cents=programme.fee_cents, registration_opens_at=programme.registration_opens_at,
                registration_closes_at=programme.registration_closes_at, seats_left=seats[0],
                waitlist_length=seats[1], registration=registration_at(programme, utcnow()),
+               priority_groups=[PriorityGroupOut(id=g.id, name=g.name, rank=g.rank)
+                                for g in sorted(programme.priority_groups, key=lambda g: g.rank)],
                **{key: getattr(programme, key) for key in services.STAFFING_DEFAULTS},
                **extra)
 
@@ -90,7 +93,8 @@ def list_programmes(query: ProgrammeQuery):
     """Published programmes, soonest first, with seats left (whole mode) and the waiting list's length.
     `open=true` keeps those whose registration window includes now."""
     with unit_of_work():
-        programmes = queries.published_programmes([query.community_id] if query.community_id else None)
+        programmes = queries.published_programmes([query.community_id] if query.community_id else None,
+                                                  with_priority_groups=True)
         if query.kind is not None:
             programmes = [p for p in programmes if p.kind == query.kind]
         if query.open is not None:
@@ -172,6 +176,7 @@ def list_programme_enrolments(actor: User, programme_id: int, query: EnrolmentLi
                                      child_id=e.child_id, child_name=e.child.name, status=e.status,
                                      position=position, offer_expires_at=e.offer_expires_at,
                                      created_at=e.created_at, ended_at=e.ended_at,
+                                     priority_group_id=e.priority_group_id,
                                      guardians=[GuardianContactOut(name=g.user.name, relation=g.relation,
                                                                    phone=g.user.phone)
                                                 for g in e.child.guardianships])

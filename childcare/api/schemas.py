@@ -259,6 +259,10 @@ class ProgrammeFields(In):
                                               description="After the start, missing children's guardians are alerted")
     sweep_after_minutes: int | None = Field(default=None, ge=1, le=240,
                                             description="After the end, children not checked out raise an alert")
+    priority_groups: list[str] | None = Field(
+        default=None, max_length=10, examples=[["本社区双职工家庭", "本社区其他家庭"]],
+        description="Names of the groups given seats first, highest priority first; [] removes them. Families say "
+                    "which one they belong to when they sign up (priority_group_id)")
 
 
 class ProgrammeCreate(ProgrammeFields):
@@ -325,6 +329,14 @@ class ProgrammeOut(Out):
     registration: Registration = Field(description="Whether sign-ups are taken at the moment of this answer (its "
                                                    "Date header): not yet (see registration_opens_at), open, "
                                                    "closed, or the programme has ended")
+    priority_groups: list[PriorityGroupOut] = Field(description="Families in these groups are given seats first "
+                                                                "(in a draw, too), in rank order")
+
+
+class PriorityGroupOut(Out):
+    id: int
+    name: str
+    rank: int = Field(description="1 goes first")
 
 
 class SessionOut(Out):
@@ -434,6 +446,8 @@ class EnrolmentCreate(In):
     child_ids: list[Id] = Field(min_length=1, max_length=20)
     session_ids: list[Id] | None = Field(default=None, max_length=400, description="Day mode: the sessions booked")
     all_or_none: bool = Field(default=False, description="Either every child gets a seat, or none is enrolled")
+    priority_group_id: Id | None = Field(default=None, description="One of the programme's priority_groups that "
+                                                                "the family belongs to; the community checks it")
 
 
 class EnrolmentListQuery(In):
@@ -462,6 +476,14 @@ class EnrolmentOut(Out):
     offer_expires_at: Instant | None
     created_at: Instant
     ended_at: Instant | None
+    priority_group_id: int | None = Field(default=None, description="The programme's priority group the child is "
+                                                                    "in, if any")
+
+
+class PriorityGroupChange(In):
+    """Confirm or correct the priority group a family chose (coordinators of the programme's community)."""
+
+    priority_group_id: Id | None = Field(description="One of the programme's priority_groups; null for none")
 
 
 class GuardianContactOut(Out):

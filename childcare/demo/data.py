@@ -69,7 +69,7 @@ def _programmes(today: date) -> list[dict[str, Any]]:
         {"community": "杏北社区", "venue": "党群服务中心二楼", "kind": ProgrammeKind.HOLIDAY_CAMP,
          "title": "七色花成长营地（寒假）", "themes": "红色传承,安全教育,阅读分享,科学探索,艺术创想,体育健康,劳动实践",
          "description": "“你办年货我带娃”：返乡大学生志愿者陪伴孩子度过寒假。名额紧张，报名期内申请，截止后公开抽签。",
-         "capacity": 20, "allocation": Allocation.DRAW,
+         "capacity": 20, "allocation": Allocation.DRAW, "priority_groups": ["本社区双职工家庭", "本社区其他家庭"],
          "starts_on": winter, "ends_on": winter + timedelta(days=20), "start_time": time(9), "end_time": time(12)},
         {"community": "杏北社区", "venue": "社区阅览室", "kind": ProgrammeKind.AFTER_SCHOOL,
          "title": "杏北四点半课堂", "themes": "作业辅导,阅读分享", "capacity": 30,

@@ -29,18 +29,21 @@ def enrolments_csv(programme: Programme, rows: Iterable[ManagedEnrolment]) -> st
 
     UTF-8 with a byte-order mark, so that Excel opens the Chinese names as they are; nothing medical is in it."""
     day_mode = programme.mode == EnrolmentMode.DAY
+    groups = {group.id: group.name for group in programme.priority_groups}  # checked against what families say
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out)
     writer.writerow([_("Child"), _("Grade"), _("School"), *([_("Session")] if day_mode else []), _("Status"),
-                     _("Position"), _("Signed up"), _("Guardians"), _("Telephone")])
+                     _("Position"), *([_("Priority group")] if groups else []), _("Signed up"), _("Guardians"),
+                     _("Telephone")])
     for enrolment, position in rows:
         child = enrolment.child
         guardians = child.guardianships
         writer.writerow([spreadsheet_safe(value) for value in (
             child.name, grade_title(child.grade), child.school,
             *([localdate(enrolment.session.on_date) if enrolment.session else ""] if day_mode else []),
-            enrolment.status.title, position or "", localtime(enrolment.queued_at, "short"),
+            enrolment.status.title, position or "",
+            *([groups.get(enrolment.priority_group_id, "")] if groups else []), localtime(enrolment.queued_at, "short"),
             "; ".join(f"{g.user.name} ({g.relation})" if g.relation else g.user.name for g in guardians),
             "; ".join(national_phone(g.user.phone) for g in guardians))])
     return out.getvalue()

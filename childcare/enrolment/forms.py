@@ -7,7 +7,15 @@ give the row forms ids of their own through `prefix`.
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, DateField, IntegerField, SelectField, SelectMultipleField, StringField
+from wtforms import (
+    BooleanField,
+    DateField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -48,6 +56,18 @@ class EnrolForm(AppForm):
     all_or_none = BooleanField(_l("All of them or none"),
                                description=_l("Enrol only if there is a seat for every child and session chosen; "
                                               "otherwise nobody is put on the waiting list."))
+    #: offered only where the programme has priority groups; the service checks the choice
+    priority_group_id = RadioField(_l("Does your family belong to one of these groups?"), coerce=optional_int,
+                                   validate_choice=False, validators=[Optional()],
+                                   description=_l("These families are given seats first. The community checks "
+                                                  "what you choose."))
+
+
+class PriorityGroupForm(AppForm):
+    """A coordinator confirms or corrects the priority group a family chose."""
+
+    priority_group_id = SelectField(_l("Priority group"), coerce=optional_int, validate_choice=False,
+                                    validators=[Optional()])
 
 
 class ConfirmForm(AppForm):

@@ -67,6 +67,10 @@ register_kind("enrolment.session_changed", _l("Session changed"),
               _l("The session of %(programme)s on %(date)s now runs %(time)s at %(venue)s. %(note)s"))
 register_kind("enrolment.approved", _l("Enrolment approved"),
               _l("The coordinator approved %(child)s's enrolment in %(programme)s%(session)s."))
+register_kind("enrolment.priority_changed", _l("Priority group changed"),
+              _l("The coordinator put %(child)s in the priority group of %(programme)s: %(group)s."))
+register_kind("enrolment.priority_removed", _l("Priority group changed"),
+              _l("The coordinator took %(child)s out of the priority groups of %(programme)s."))
 
 
 # ---- refusals ------------------------------------------------------------------------------------------------
@@ -524,6 +528,16 @@ class EnrolmentResult:
     positions: dict[int, int]
 
 
+def _priority_of(programme: Programme, priority_group_id: int | None) -> tuple[int, int | None]:
+    """The waiting-list priority of a group of the programme (lower goes first), or the default for none."""
+    if priority_group_id is None:
+        return DEFAULT_PRIORITY, None
+    group = next((g for g in programme.priority_groups if g.id == priority_group_id), None)
+    if group is None:
+        raise InvalidInput(_l("Please choose one of this programme's priority groups."), field="priority_group_id")
+    return group.rank, group.id
+
+
 def enrol(*, actor: User, programme_id: int, child_ids: Sequence[int], session_ids: Sequence[int] | None = None,
           all_or_none: bool = False, priority_group_id: int | None = None) -> list[Enrolment]:
     """Enrol the actor's children (see sign_up); answers the enrolments, in the order asked."""
@@ -550,13 +564,7 @@ def sign_up(*, actor: User, programme_id: int, child_ids: Sequence[int], session
         raise NotFound()
     if len(children) != len(wanted_ids):
         raise NotFound()  # someone else's child answers the same as no child at all
-    priority, group_id = DEFAULT_PRIORITY, None
-    if priority_group_id is not None:
-        group = next((g for g in programme.priority_groups if g.id == priority_group_id), None)
-        if group is None:
-            raise InvalidInput(_l("Please choose one of this programme's priority groups."),
-                               field="priority_group_id")
-        priority, group_id = group.rank, group.id
+    priority, group_id = _priority_of(programme, priority_group_id)
 
     now = utcnow()
     sessions = _sessions_to_book(programme, session_ids, now)
@@ -747,6 +755,42 @@ def approve(*, actor: User, enrolment_id: int) -> Enrolment:
     _audit(actor, "enrolment.approved", enrolment)
     _tell_families([enrolment], "enrolment.approved")
     return enrolment
+
+
+@busy_on_lock_timeout
+def change_priority_group(*, actor: User, enrolment_id: int, priority_group_id: int | None) -> list[Enrolment]:
+    """A coordinator puts a child in one of the programme's priority groups, or in none: families say which group
+    they belong to when they sign up, and the community, which knows its residents, confirms or corrects it. The
+    child's places in every session of the programme move together; the waiting lists follow at once."""
+    enrolment = _load_enrolment(enrolment_id)
+    programme = enrolment.programme
+    ensure_manages_community(actor, programme.community_id, hide=True)
+    priority, group_id = _priority_of(programme, priority_group_id)
+    siblings = list(db.session.scalars(sa.select(Enrolment.session_id).where(
+        Enrolment.programme_id == programme.id, Enrolment.child_id == enrolment.child_id,
+        Enrolment.status.in_(LIVE))))
+    _lock_for(programme, [enrolment.session_id, *siblings])
+    changed = list(db.session.scalars(
+        sa.select(Enrolment).where(Enrolment.programme_id == programme.id, Enrolment.child_id == enrolment.child_id,
+                                   Enrolment.status.in_(LIVE), Enrolment.priority_group_id.is_distinct_from(group_id))
+        .order_by(Enrolment.id).execution_options(populate_existing=True)))
+    if not changed:
+        db.session.refresh(enrolment)
+        if enrolment.status not in LIVE:
+            raise InvalidState(_l("This enrolment has already ended."))
+        return []  # already in that group: a repeated click
+    group = next((g for g in programme.priority_groups if g.id == group_id), None)
+    for item in changed:
+        before = item.priority_group_id
+        item.priority, item.priority_group_id = priority, group_id
+        _audit(actor, "enrolment.priority_changed", item, priority=priority, priority_group_id=group_id,
+               priority_group_before=before)
+    db.session.flush()
+    if group is None:
+        _tell_families(changed[:1], "enrolment.priority_removed")
+    else:
+        _tell_families(changed[:1], "enrolment.priority_changed", group=group.name)
+    return changed
 
 
 def _guardian_enrolment(actor: User, enrolment_id: int) -> Enrolment:

@@ -32,6 +32,7 @@ from childcare.enrolment.forms import (
     DrawForm,
     EnrolForm,
     LeaveForm,
+    PriorityGroupForm,
     RemoveForm,
 )
 from childcare.enrolment.models import LIVE, Enrolment, EnrolmentStatus
@@ -175,6 +176,9 @@ def _session_label(session: ProgrammeSession, seats_left: int | None) -> str:
 def _enrol_form(programme: Programme, children: list[Child], session_seats: dict, formdata=None) -> EnrolForm:
     form = EnrolForm(formdata=formdata) if formdata is not None else EnrolForm()
     form.child_ids.choices = [SelectChoice(value=c.id, label=c.name) for c in children]
+    form.priority_group_id.choices = [("", _("None of these"))] + [
+        (g.id, g.name) for g in sorted(programme.priority_groups, key=lambda g: g.rank)
+    ] if programme.priority_groups else []
     if programme.mode == EnrolmentMode.DAY:
         form.session_ids.choices = [
             SelectChoice(value=s.id, label=_session_label(s, getattr(session_seats.get(s.id), "seats_left", None)))
@@ -260,7 +264,8 @@ def enrol(programme_id: int):
                 enrolments = services.enrol(actor=current_user, programme_id=programme.id,
                                             child_ids=form.child_ids.data,
                                             session_ids=form.session_ids.data or None,
-                                            all_or_none=form.all_or_none.data)
+                                            all_or_none=form.all_or_none.data,
+                                            priority_group_id=form.priority_group_id.data)
                 positions = queries.positions_of(enrolments)
                 messages = [_enrolled_message(e, positions) for e in enrolments]
         except DomainError as error:
@@ -509,6 +514,25 @@ def _to_manage_page(programme_id: int, **kwargs):
     status = request.args.get("status")
     return redirect(url_for("enrolment.manage_enrolments", programme_id=programme_id,
                             **({"status": status} if status else {}), **kwargs))
+
+
+@bp.post("/manage/programmes/<int:programme_id>/enrolments/<int:enrolment_id>/priority")
+@role_required(*MANAGERS)
+def change_priority_group(programme_id: int, enrolment_id: int):
+    form = PriorityGroupForm()
+    if form.validate_on_submit():
+        try:
+            with unit_of_work():
+                changed = services.change_priority_group(actor=current_user, enrolment_id=enrolment_id,
+                                                         priority_group_id=form.priority_group_id.data)
+        except DomainError as error:
+            refuse_on_form(None, error)
+        else:
+            if changed:
+                flash(_("The priority group has been changed and the family told."), "success")
+    else:
+        flash_form_errors(form)
+    return _to_manage_page(programme_id, _anchor=f"enrolment-{enrolment_id}")
 
 
 @bp.post("/manage/programmes/<int:programme_id>/enrolments/<int:enrolment_id>/approve")

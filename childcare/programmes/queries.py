@@ -14,11 +14,15 @@ from childcare.places.models import Venue
 from childcare.programmes.models import CalendarDay, Programme, ProgrammeSession
 
 
-def published_programmes(community_ids: list[int] | None = None) -> list[Programme]:
-    """Published programmes, soonest first, with their venues loaded (two queries)."""
+def published_programmes(community_ids: list[int] | None = None, *,
+                         with_priority_groups: bool = False) -> list[Programme]:
+    """Published programmes, soonest first, with their venues loaded (two queries; three with the priority
+    groups)."""
     query = (sa.select(Programme).where(Programme.published.is_(True))
              .options(selectinload(Programme.venue))
              .order_by(Programme.starts_on, Programme.id))
+    if with_priority_groups:
+        query = query.options(selectinload(Programme.priority_groups))
     if community_ids is not None:
         query = query.where(Programme.community_id.in_(community_ids))
     return list(db.session.scalars(query))

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from childcare.db import db
 from tests.api.test_children import CHILD
+from tests.api.test_programmes import camp_body
 from tests.factories import CoordinatorFactory, ProgrammeFactory, UserFactory
 
 
@@ -96,6 +97,40 @@ def test_a_coordinator_sees_every_enrolment_with_positions(api):
     waiting = coordinator.get(f"/api/v1/programmes/{programme.id}/enrolments?status=waitlisted").get_json()
     assert len(waiting["items"]) == 1
     assert first.get(f"/api/v1/programmes/{programme.id}/enrolments").status_code == 404
+
+
+def test_a_family_signs_up_in_a_priority_group_that_the_coordinator_confirms_or_corrects(api):
+    coordinator_user = CoordinatorFactory()
+    coordinator = api(coordinator_user)
+    body = {**camp_body(coordinator_user.grants[0].community_id), "capacity": 1,
+            "priority_groups": ["本社区双职工家庭", "本社区其他家庭"]}
+    created = coordinator.post("/api/v1/programmes", body)
+    assert created.status_code == 201, created.get_json()
+    programme_id = created.get_json()["id"]
+    groups = api().get(f"/api/v1/programmes/{programme_id}").get_json()["priority_groups"]
+    assert [(g["name"], g["rank"]) for g in groups] == [("本社区双职工家庭", 1), ("本社区其他家庭", 2)]
+    listed = api().get("/api/v1/programmes").get_json()["items"]
+    assert next(p for p in listed if p["id"] == programme_id)["priority_groups"] == groups
+
+    first, second, third = (api(UserFactory()) for _ in range(3))
+    first.post("/api/v1/enrolments", {"programme_id": programme_id, "child_ids": [a_child(first)]})
+    early = second.post("/api/v1/enrolments", {"programme_id": programme_id, "child_ids": [a_child(second)]})
+    late = third.post("/api/v1/enrolments", {"programme_id": programme_id, "child_ids": [a_child(third)],
+                                             "priority_group_id": groups[1]["id"]})
+    assert late.get_json()["enrolments"][0]["position"] == 1  # a group goes before arrivals without one
+    late_id = late.get_json()["enrolments"][0]["id"]
+    assert third.get("/api/v1/enrolments").get_json()["items"][0]["priority_group_id"] == groups[1]["id"]
+
+    refused = third.post(f"/api/v1/enrolments/{late_id}/priority-group", {"priority_group_id": groups[0]["id"]})
+    assert refused.status_code == 404  # a family cannot promote itself
+    changed = coordinator.post(f"/api/v1/enrolments/{late_id}/priority-group", {"priority_group_id": None})
+    assert changed.status_code == 200
+    assert [(i["id"], i["priority_group_id"], i["position"]) for i in changed.get_json()["items"]] == [
+        (late_id, None, 2)]
+    waiting = coordinator.get(f"/api/v1/programmes/{programme_id}/enrolments?status=waitlisted").get_json()["items"]
+    assert [i["id"] for i in waiting] == [early.get_json()["enrolments"][0]["id"], late_id]
+    wrong = coordinator.post(f"/api/v1/enrolments/{late_id}/priority-group", {"priority_group_id": 10**6})
+    assert wrong.status_code == 422 and [e["field"] for e in wrong.get_json()["errors"]] == ["priority_group_id"]
 
 
 def test_someone_elses_child_or_enrolment_is_404(api):

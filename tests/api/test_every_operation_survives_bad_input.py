@@ -28,7 +28,12 @@ from childcare.extensions import limiter
 from tests.api.conftest import Api
 from tests.api.test_children import CHILD, GRANDMA
 from tests.api.test_programmes import camp_body
-from tests.enrolment.factories import ChildFactory, EnrolmentFactory, ProgrammeWithSessionsFactory
+from tests.enrolment.factories import (
+    ChildFactory,
+    EnrolmentFactory,
+    PriorityGroupFactory,
+    ProgrammeWithSessionsFactory,
+)
 from tests.factories import PASSWORD, CommunityFactory, CoordinatorFactory, ProgrammeFactory, UserFactory
 
 HUGE = 2**80  # far beyond 64 bits, let alone the database's integer columns
@@ -178,6 +183,15 @@ def a_guardian_accepts_an_offered_seat(api):
 @story("decline_offer")
 def a_guardian_declines_an_offered_seat(api):
     return an_enrolment(api, EnrolmentStatus.OFFERED)
+
+
+@story("change_priority_group")
+def a_coordinator_confirms_a_familys_priority_group(api):
+    caller, programme = a_coordinators_programme(api)
+    group = PriorityGroupFactory(programme=programme, rank=1)
+    enrolment = EnrolmentFactory(programme=programme, status=EnrolmentStatus.WAITLISTED)
+    db.session.commit()
+    return Story(caller, ids={"enrolment_id": enrolment.id}, body={"priority_group_id": group.id})
 
 
 @story("request_leave")

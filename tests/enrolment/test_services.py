@@ -499,6 +499,73 @@ def test_a_priority_group_of_another_programme_is_refused():
         services.enrol(actor=guardian, programme_id=camp.id, child_ids=[child.id], priority_group_id=other_group.id)
 
 
+def test_the_coordinator_confirms_a_familys_group_and_the_waiting_list_follows_at_once():
+    camp = ProgrammeFactory(capacity=1)
+    coordinator = CoordinatorFactory(community=camp.community)
+    residents = PriorityGroupFactory(programme=camp, rank=1, name="本社区双职工家庭")
+    family(camp)
+    _, _, early = family(camp)
+    guardian, _, late = family(camp)
+    assert waitlist_positions(programme_id=camp.id) == {early.id: 1, late.id: 2}
+
+    changed = services.change_priority_group(actor=coordinator, enrolment_id=late.id, priority_group_id=residents.id)
+
+    assert changed == [late] and (late.priority, late.priority_group_id) == (1, residents.id)
+    assert waitlist_positions(programme_id=camp.id) == {late.id: 1, early.id: 2}
+    told = db.session.scalars(sa.select(Notification).where(Notification.user_id == guardian.id,
+                                                            Notification.kind == "enrolment.priority_changed")).one()
+    assert told.data["group"] == "本社区双职工家庭"
+    entry = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "enrolment.priority_changed")).one()
+    assert entry.actor_id == coordinator.id and entry.after["priority_group_before"] is None
+
+    assert services.change_priority_group(actor=coordinator, enrolment_id=late.id,
+                                          priority_group_id=residents.id) == []  # a repeated click changes nothing
+    services.change_priority_group(actor=coordinator, enrolment_id=late.id, priority_group_id=None)
+    assert waitlist_positions(programme_id=camp.id) == {early.id: 1, late.id: 2}
+    assert db.session.scalar(sa.select(sa.func.count(Notification.id)).where(
+        Notification.user_id == guardian.id, Notification.kind == "enrolment.priority_removed")) == 1
+
+
+def test_a_childs_days_move_into_the_group_together():
+    club = DayProgrammeFactory(capacity=1)
+    coordinator = CoordinatorFactory(community=club.community)
+    residents = PriorityGroupFactory(programme=club, rank=1)
+    guardian, child, _ = family()
+    days = services.enrol(actor=guardian, programme_id=club.id, child_ids=[child.id],
+                          session_ids=[s.id for s in club.sessions[:3]])
+
+    changed = services.change_priority_group(actor=coordinator, enrolment_id=days[0].id,
+                                             priority_group_id=residents.id)
+
+    assert sorted(e.id for e in changed) == sorted(e.id for e in days)
+    assert {e.priority for e in days} == {1}
+    assert db.session.scalar(sa.select(sa.func.count(Notification.id)).where(
+        Notification.user_id == guardian.id, Notification.kind == "enrolment.priority_changed")) == 1
+
+
+def test_only_the_communitys_coordinator_sets_groups_and_only_the_programmes_own():
+    camp = ProgrammeFactory(capacity=1)
+    PriorityGroupFactory(programme=camp, rank=1)
+    guardian, _, seat = family(camp)
+    with pytest.raises(NotFound):
+        services.change_priority_group(actor=CoordinatorFactory(), enrolment_id=seat.id, priority_group_id=None)
+    with pytest.raises(NotFound):
+        services.change_priority_group(actor=guardian, enrolment_id=seat.id, priority_group_id=None)
+    with refuses(InvalidInput, "one of this programme's priority groups"):
+        services.change_priority_group(actor=CoordinatorFactory(community=camp.community), enrolment_id=seat.id,
+                                       priority_group_id=PriorityGroupFactory().id)
+
+
+def test_an_ended_enrolment_keeps_its_group():
+    camp = ProgrammeFactory(capacity=1)
+    residents = PriorityGroupFactory(programme=camp, rank=1)
+    guardian, _, seat = family(camp)
+    services.cancel(actor=guardian, enrolment_id=seat.id)
+    with refuses(services.InvalidState, "already ended"):
+        services.change_priority_group(actor=CoordinatorFactory(community=camp.community), enrolment_id=seat.id,
+                                       priority_group_id=residents.id)
+
+
 # ---- leave (请假) ------------------------------------------------------------------------------------------------
 
 

@@ -14,6 +14,7 @@ from childcare.enrolment.models import Enrolment, EnrolmentStatus, Leave
 from childcare.notifications.models import Notification
 from childcare.programmes.models import Allocation, EnrolmentMode, ProgrammeKind, Promotion
 from childcare.qr_codes import qr_svg
+from tests.enrolment.factories import PriorityGroupFactory
 from tests.enrolment.view_factories import (
     SHANGHAI,
     ChildFactory,
@@ -760,6 +761,46 @@ def test_only_the_communitys_coordinator_may_download_the_list(client, login_as)
     assert client.get(url).status_code == 404
     login_as(UserFactory())
     assert client.get(url).status_code == 403
+
+
+def test_a_family_says_it_belongs_to_a_priority_group_and_the_coordinator_corrects_it(client, login_as, post_form):
+    coordinator, programme = coordinator_with_programme(capacity=1)
+    residents = PriorityGroupFactory(programme=programme, rank=1, name="本社区双职工家庭")
+    PriorityGroupFactory(programme=programme, rank=2, name="本社区其他家庭")
+    EnrolmentFactory(programme=programme, child=ChildFactory(name="甲"))
+    EnrolmentFactory(programme=programme, child=ChildFactory(name="乙"), status=EnrolmentStatus.WAITLISTED)
+    guardian = UserFactory()
+    child = ChildFactory(guardian=guardian, name="丙")
+    login_as(guardian)
+    page = text(client.get(f"/programmes/{programme.id}"))
+    assert "Does your family belong to one of these groups?" in page
+    assert re.findall(r'name="priority_group_id" type="radio" value="(\d*)"', page)[:1] == [""]  # none, first
+
+    response = post_form(f"/programmes/{programme.id}/enrol",
+                         {"child_ids": [str(child.id)], "priority_group_id": str(residents.id)},
+                         token_from=f"/programmes/{programme.id}", follow_redirects=True)
+
+    assert "position 1" in text(response)  # ahead of 乙, who came earlier without a group
+    (mine,) = enrolments_of(child)
+    login_as(coordinator)
+    url = f"/manage/programmes/{programme.id}/enrolments"
+    managed = text(client.get(url))
+    assert 'data-testid="priority-group">本社区双职工家庭' in managed
+    spreadsheet = text(client.get(f"/manage/programmes/{programme.id}/enrolments.csv"))
+    assert "Priority group" in spreadsheet.splitlines()[0]
+    assert [line for line in spreadsheet.splitlines() if line.startswith("丙,")][0].count("本社区双职工家庭") == 1
+    post_form(f"{url}/{mine.id}/priority", {"priority_group_id": ""}, token_from=url)
+    assert re.findall(r'data-testid="position">Position (\d)', text(client.get(url))) == ["1", "2"]
+    assert fresh(mine).priority_group_id is None
+    assert 'data-testid="priority-group"' not in text(client.get(url))
+
+
+def test_a_programme_without_priority_groups_asks_nothing_about_them(client, login_as):
+    guardian = UserFactory()
+    ChildFactory(guardian=guardian)
+    programme = programme_with_sessions(1)
+    login_as(guardian)
+    assert "priority_group_id" not in text(client.get(f"/programmes/{programme.id}"))
 
 
 def test_the_coordinator_prints_a_sign_up_poster_whose_code_opens_the_programme_page(client, login_as):
