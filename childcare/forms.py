@@ -12,12 +12,28 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
-from wtforms import Field
+from wtforms import Field, SelectMultipleField
+from wtforms.widgets import CheckboxInput, ListWidget
 
 #: the largest whole number a form takes: PostgreSQL's integer columns, and so every id, stop here
 MAX_NUMBER = 2**31 - 1
 #: control characters no field has a use for (tabs and line breaks, which a text area sends, are kept)
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+class CheckboxesField(SelectMultipleField):
+    """A list of checkboxes (bigger and easier to tap on a phone than a multiple select).
+
+    No box carries `required`, whatever the validators: a browser reads it on each box as "tick every one", so a
+    parent of two could not sign up one child. "At least one" is the validators' to say, on the server."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+    def __iter__(self):
+        for option in super().__iter__():
+            option.flags.required = False
+            yield option
 
 
 def parse_id(value: Any) -> int | None:

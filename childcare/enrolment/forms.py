@@ -13,23 +13,14 @@ from wtforms import (
     IntegerField,
     RadioField,
     SelectField,
-    SelectMultipleField,
     StringField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from childcare.accounts.forms import REQUIRED
-from childcare.forms import AppForm
+from childcare.forms import AppForm, CheckboxesField
 from childcare.places.forms import optional_int
 from childcare.programmes.services import CAPACITY_MAX
-
-
-class CheckboxesField(SelectMultipleField):
-    """A list of checkboxes (bigger and easier to tap on a phone than a multiple select)."""
-
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class BrowseForm(AppForm):

@@ -14,17 +14,15 @@ from wtforms import (
     IntegerField,
     SelectChoice,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
     TimeField,
 )
 from wtforms.fields import enum_choices, enum_coerce
 from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from childcare.accounts.forms import REQUIRED
-from childcare.forms import AppForm
+from childcare.forms import AppForm, CheckboxesField
 from childcare.places.forms import optional_int
 from childcare.programmes.models import Allocation, EnrolmentMode, ProgrammeKind, Promotion
 
@@ -36,13 +34,6 @@ LOCAL_MINUTE = "%Y-%m-%dT%H:%M"
 def yuan_to_cents(value: Decimal | None) -> int:
     """A fee in yuan as whole fen (0 when empty)."""
     return int((value or Decimal(0)) * 100)
-
-
-class MultiCheckboxField(SelectMultipleField):
-    """A list of checkboxes, one per choice."""
-
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class DateListField(StringField):
@@ -136,11 +127,11 @@ class ProgrammeForm(AppForm):
                                        render_kw={"min": 1, "max": 240, "inputmode": "numeric"})
     starts_on = DateField(_l("First day"), validators=[InputRequired(REQUIRED)])
     ends_on = DateField(_l("Last day"), validators=[InputRequired(REQUIRED)])
-    weekdays = MultiCheckboxField(_l("Weekdays"), choices=_weekdays, coerce=int, default=[1, 2, 3, 4, 5],
-                                  invalid_choice_message=_l("Please choose one of the listed options."),
-                                  description=_l("After-school classes meet on school days only: public holidays "
-                                                 "are skipped, and a class on every weekday also meets on official "
-                                                 "make-up working days."))
+    weekdays = CheckboxesField(_l("Weekdays"), choices=_weekdays, coerce=int, default=[1, 2, 3, 4, 5],
+                               invalid_choice_message=_l("Please choose one of the listed options."),
+                               description=_l("After-school classes meet on school days only: public holidays "
+                                              "are skipped, and a class on every weekday also meets on official "
+                                              "make-up working days."))
     start_time = TimeField(_l("Starts at"), validators=[InputRequired(REQUIRED)])
     end_time = TimeField(_l("Ends at"), validators=[InputRequired(REQUIRED)])
     excluded_dates = DateListField(_l("Dates without a session"),

@@ -199,6 +199,18 @@ def test_a_guardian_sees_a_form_with_their_own_children_only(client, login_as):
     assert "All of them or none" not in page  # one child: nothing to choose between
 
 
+def test_no_childs_box_is_required_so_a_parent_of_two_may_tick_one(client, login_as):
+    guardian = UserFactory()
+    ChildFactory(guardian=guardian, name="林小北")
+    ChildFactory(guardian=guardian, name="林小南")
+    programme = programme_with_sessions(2)
+    login_as(guardian)
+
+    boxes = re.findall(r'<input[^>]*name="child_ids"[^>]*>', text(client.get(f"/programmes/{programme.id}")))
+
+    assert len(boxes) == 2 and not any("required" in box for box in boxes)
+
+
 def test_the_form_offers_only_the_children_who_have_no_place_here_yet(client, login_as):
     guardian = UserFactory()
     sisters = [ChildFactory(guardian=guardian, name=name) for name in ("王小红", "王小兰", "王小青")]
