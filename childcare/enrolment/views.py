@@ -479,6 +479,7 @@ def _manage_page(programme: Programme, *, capacity_form: CapacityForm | None = N
                            session_seats=session_seats,
                            capacity_form=capacity_form, remove_form=remove_form, remove_id=remove_id,
                            draw_form=draw_form or DrawForm(formdata=None), status=chosen,
+                           before_draw=awaits_draw(programme),
                            status_choices=status_choices)
 
 

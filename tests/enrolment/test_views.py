@@ -978,7 +978,9 @@ def test_before_the_draw_parents_see_the_seats_and_the_applications_and_are_told
 
     login_as(coordinator)
     url = f"/manage/programmes/{programme.id}/enrolments"
+    assert 'data-testid="position"' not in text(client.get(url))  # arrival decides nothing before the draw
     post_form(f"/manage/programmes/{programme.id}/draw", {"seed": "7"}, token_from=url)
+    assert 'data-testid="position"' in text(client.get(url))
     login_as(UserFactory())
     drawn = text(client.get(f"/programmes/{programme.id}"))
     assert "Full · 1 waiting" in drawn and "no need to hurry" not in drawn
