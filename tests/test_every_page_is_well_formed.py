@@ -37,9 +37,16 @@ class PageShape(HTMLParser):
         self.ids: list[str] = []
         self.controls: set[str] = set()
         self.label_targets: list[str] = []
+        self.form = 0
+        #: (form, name) -> whether each checkbox of that name is required
+        self.checkboxes: dict[tuple[int, str], list[bool]] = {}
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = dict(attrs)
+        if tag == "form":
+            self.form += 1
+        if tag == "input" and values.get("type") == "checkbox" and values.get("name"):
+            self.checkboxes.setdefault((self.form, values["name"]), []).append("required" in values)
         if values.get("id"):
             self.ids.append(values["id"])
             if tag in LABELABLE and not (tag == "input" and values.get("type") == "hidden"):
@@ -51,6 +58,9 @@ class PageShape(HTMLParser):
         found = sorted({f"id {i!r} is used {self.ids.count(i)} times" for i in self.ids if self.ids.count(i) > 1})
         found += [f"a label names {target!r}, which is no form control" for target in self.label_targets
                   if target not in self.controls]
+        # A browser reads `required` on a box as "this box must be ticked": on one of several, it demands them all.
+        found += [f"the boxes named {name!r} are required one by one" for (_form, name), required
+                  in self.checkboxes.items() if len(required) > 1 and any(required)]
         return found
 
 
@@ -68,8 +78,17 @@ def test_the_checker_finds_a_label_that_names_a_section():
     assert shape_problems('<label for="x">名额</label><input id="x"><input type="hidden" id="y">') == []
 
 
+def test_the_checker_finds_boxes_that_are_each_required():
+    boxes = '<form><input type="checkbox" name="child_ids" required><input type="checkbox" name="child_ids"></form>'
+    assert shape_problems(boxes) == ["the boxes named 'child_ids' are required one by one"]
+    one_each = '<form><input type="checkbox" name="ok" required></form>'
+    assert shape_problems(one_each * 2) == []  # one consent box in each of two forms
+
+
 OBJECT_PAGES = [(route.endpoint, route.actor, route.address) for route in ROUTES if route.method == "GET"]
 FORM_PAGES = [(form.endpoint, form.actor, form.address) for form in FORMS if form.actor and not form.label]
+#: pages whose shape depends on what the person has: the sign-up form of a family of three, all free to book
+FAMILY_PAGES = [("enrolment.show_programme", "guardian", lambda w: {"programme_id": w.day_camp})]
 
 
 def _pages_without_an_object(app) -> list[str]:
@@ -91,7 +110,7 @@ def _check(app, client, w, person: str, endpoint: str, address: dict, found: lis
 def test_every_page_is_well_formed_for_the_person_who_opens_it(app, client, afternoon):  # noqa: F811
     w = afternoon
     found: list[str] = []
-    for endpoint, person, address in OBJECT_PAGES:
+    for endpoint, person, address in OBJECT_PAGES + FAMILY_PAGES:
         _check(app, client, w, person, endpoint, address(w), found, must_open=True)
     for endpoint, person, address in FORM_PAGES:
         if "GET" in next(app.url_map.iter_rules(endpoint)).methods:
