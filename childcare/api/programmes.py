@@ -57,6 +57,8 @@ def programme_out(programme: Programme, seats: tuple[int | None, int], cls: type
                waitlist_length=seats[1], registration=registration_at(programme, utcnow()),
                priority_groups=[PriorityGroupOut(id=g.id, name=g.name, rank=g.rank)
                                 for g in sorted(programme.priority_groups, key=lambda g: g.rank)],
+               previous_programme_id=programme.previous_programme_id,
+               previous_unsuccessful_first=programme.previous_unsuccessful_first,
                **{key: getattr(programme, key) for key in services.STAFFING_DEFAULTS},
                **extra)
 

@@ -263,6 +263,11 @@ class ProgrammeFields(In):
         default=None, max_length=10, examples=[["本社区双职工家庭", "本社区其他家庭"]],
         description="Names of the groups given seats first, highest priority first; [] removes them. Families say "
                     "which one they belong to when they sign up (priority_group_id)")
+    previous_programme_id: Id | None = Field(default=None, description="The same class in the term before (same "
+                                                                     "community)")
+    previous_unsuccessful_first: bool | None = Field(default=None, description="In the draw, children who applied "
+                                                                             "for the previous term and got no seat "
+                                                                             "go first")
 
 
 class ProgrammeCreate(ProgrammeFields):
@@ -331,6 +336,8 @@ class ProgrammeOut(Out):
                                                    "closed, or the programme has ended")
     priority_groups: list[PriorityGroupOut] = Field(description="Families in these groups are given seats first "
                                                                 "(in a draw, too), in rank order")
+    previous_programme_id: int | None
+    previous_unsuccessful_first: bool
 
 
 class PriorityGroupOut(Out):

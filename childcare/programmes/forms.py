@@ -156,6 +156,13 @@ class ProgrammeForm(AppForm):
                                     description=_l("One group per line, the first goes first on the waiting list, "
                                                    "e.g. 本社区双职工家庭."))
 
+    # The view lists the earlier programmes the actor runs; the service checks the one chosen.
+    previous_programme_id = SelectField(_l("Previous term"), coerce=optional_int, validate_choice=False,
+                                        validators=[Optional()],
+                                        description=_l("The same class in the term before, if there was one."))
+    previous_unsuccessful_first = BooleanField(_l("In the draw, children who got no seat in the previous term "
+                                                  "go first"))
+
     def priority_group_names(self) -> list[str]:
         return [line.strip() for line in (self.priority_groups.data or "").splitlines() if line.strip()]
 

@@ -145,6 +145,8 @@ class Programme(db.Model):
     priority_groups: Mapped[list[PriorityGroup]] = relationship(back_populates="programme",
                                                                 order_by="PriorityGroup.rank",
                                                                 cascade="all, delete-orphan")
+    previous_programme: Mapped[Programme | None] = relationship(remote_side="Programme.id",
+                                                                foreign_keys=[previous_programme_id])
 
     @property
     def theme_list(self) -> list[str]:

@@ -14,7 +14,8 @@ from childcare.accounts.models import Role
 from childcare.accounts.permissions import managed_community_ids, role_required
 from childcare.db import read_only, unit_of_work, utcnow
 from childcare.errors import DomainError, refuse_on_form
-from childcare.i18n import local_zone, to_local
+from childcare.forms import parse_id
+from childcare.i18n import local_zone, localdate, to_local
 from childcare.places.queries import communities_by_ids
 from childcare.programmes import queries, schedule, services
 from childcare.programmes.forms import (
@@ -69,6 +70,8 @@ def _programme_values(form: ProgrammeForm) -> dict[str, Any]:
         "registration_opens_at": form.registration_opens_at.data,
         "registration_closes_at": form.registration_closes_at.data,
         "priority_groups": form.priority_group_names(),
+        "previous_programme_id": form.previous_programme_id.data,
+        "previous_unsuccessful_first": form.previous_unsuccessful_first.data,
         # Left empty, a staffing setting keeps its current value (or the default for a new programme).
         **{key: getattr(form, key).data for key in STAFFING_DEFAULTS if getattr(form, key).data is not None},
     }
@@ -89,8 +92,31 @@ def _initial(programme: Programme) -> dict[str, Any]:
         "registration_opens_at": _naive_local(programme.registration_opens_at),
         "registration_closes_at": _naive_local(programme.registration_closes_at),
         "priority_groups": "\n".join(group.name for group in programme.priority_groups),
+        "previous_programme_id": programme.previous_programme_id,
+        "previous_unsuccessful_first": programme.previous_unsuccessful_first,
         **{key: getattr(programme, key) for key in STAFFING_DEFAULTS},
     }
+
+
+def _next_term(programme: Programme) -> dict[str, Any]:
+    """A new term of a programme, as the form starts it: everything as before but the dates and the registration
+    window, which a new term always has its own of, and the term it follows (so that a draw can favour the
+    families who got no seat in it)."""
+    values = _initial(programme)
+    for key in ("starts_on", "ends_on", "excluded_dates", "registration_opens_at", "registration_closes_at"):
+        values[key] = None
+    return {**values, "community_id": programme.community_id, "capacity": programme.capacity,
+            "previous_programme_id": programme.id, "published": True}
+
+
+def _previous_term_choices(current: Programme | None = None) -> list[SelectChoice]:
+    """Other programmes the actor runs, newest first; the form's data selects one."""
+    choices = [SelectChoice(value="", label=_("None"))]
+    for other in queries.managed_programmes(current_user):
+        if current is None or (other.id != current.id and other.community_id == current.community_id):
+            choices.append(SelectChoice(value=other.id, label=f"{other.community.name} · {other.title} "
+                                                              f"({localdate(other.starts_on)})"))
+    return choices
 
 
 @bp.get("/")
@@ -104,10 +130,15 @@ def index():
 @bp.route("/new", methods=["GET", "POST"])
 @role_required(*MANAGERS)
 def create():
-    form = NewProgrammeForm()
+    earlier = None
+    if request.method == "GET" and request.args.get("from"):
+        earlier = services.get_programme_for_manager(actor=current_user,
+                                                     programme_id=parse_id(request.args["from"]) or 0)
+    form = NewProgrammeForm(data=_next_term(earlier)) if earlier is not None else NewProgrammeForm()
+    form.previous_programme_id.choices = _previous_term_choices()
     communities = communities_by_ids(managed_community_ids(current_user))
     form.community_id.choices = [SelectChoice(value=c.id, label=f"{c.street.name} · {c.name}") for c in communities]
-    if request.method == "GET" and len(communities) == 1:
+    if request.method == "GET" and len(communities) == 1 and earlier is None:
         form.community_id.data = communities[0].id
     form.venue_id.choices = _venue_choices()
     if form.validate_on_submit():
@@ -141,6 +172,7 @@ def edit(programme_id: int):
     programme = services.get_programme_for_manager(actor=current_user, programme_id=programme_id)
     form = ProgrammeForm(data=_initial(programme))
     form.venue_id.choices = _venue_choices(programme.community_id)
+    form.previous_programme_id.choices = _previous_term_choices(programme)
     if form.validate_on_submit():
         try:
             with unit_of_work():

@@ -78,6 +78,26 @@ def test_a_coordinator_creates_a_programme_with_its_sessions(api):
     assert len(sessions) == 5 and sessions[0]["seats_left"] is None
 
 
+def test_a_new_term_names_the_one_before_for_its_draw(api):
+    community = CommunityFactory()
+    coordinator = api(CoordinatorFactory(community=community))
+    summer = coordinator.post("/api/v1/programmes", camp_body(community.id)).get_json()
+    assert (summer["previous_programme_id"], summer["previous_unsuccessful_first"]) == (None, False)
+
+    winter = coordinator.post("/api/v1/programmes", camp_body(
+        community.id, title="七色花成长营地（寒假）", allocation="draw", previous_programme_id=summer["id"],
+        previous_unsuccessful_first=True))
+
+    assert winter.status_code == 201, winter.get_json()
+    assert (winter.get_json()["previous_programme_id"], winter.get_json()["previous_unsuccessful_first"]) == (
+        summer["id"], True)
+    elsewhere = CoordinatorFactory(community=CommunityFactory())
+    foreign = api(elsewhere).post("/api/v1/programmes", camp_body(
+        elsewhere.grants[0].community_id, previous_programme_id=summer["id"]))
+    assert foreign.status_code == 422
+    assert [e["field"] for e in foreign.get_json()["errors"]] == ["previous_programme_id"]
+
+
 def test_a_guardian_may_not_create_a_programme(api):
     community = CommunityFactory()
     response = api(UserFactory()).post("/api/v1/programmes", camp_body(community.id))

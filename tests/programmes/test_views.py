@@ -1,12 +1,14 @@
 """A coordinator manages the programmes of their community on the phone: list, create, edit, sessions, calendar."""
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from childcare.db import db
-from childcare.programmes.models import CalendarDay, Programme, ProgrammeSession
+from childcare.programmes.models import Allocation, CalendarDay, Programme, ProgrammeKind, ProgrammeSession
+from tests.enrolment.factories import PriorityGroupFactory
 from tests.factories import (
     AdminFactory,
     CommunityFactory,
@@ -67,6 +69,53 @@ def test_a_coordinator_creates_an_after_school_class_with_the_form(client, login
     assert date(2026, 10, 1) not in dates and date(2026, 10, 9) not in dates and date(2026, 10, 10) in dates
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "党群服务中心二楼" in page and "16:30" in page
+
+
+def test_next_term_starts_from_this_one_and_lets_its_draw_favour_the_families_who_got_no_seat(client, login_as,
+                                                                                              post_form):
+    coordinator, community = _coordinator()
+    venue = VenueFactory(community=community, name="党群服务中心二楼")
+    spring = ProgrammeFactory(community=community, venue=venue, title="杏北四点半课堂（春季）", capacity=25,
+                              kind=ProgrammeKind.AFTER_SCHOOL, allocation=Allocation.DRAW, min_grade=1, max_grade=6)
+    PriorityGroupFactory(programme=spring, rank=1, name="本社区双职工家庭")
+    login_as(coordinator)
+    client.set_cookie("lang", "en")
+    page = client.get(f"/manage/programmes/{spring.id}").get_data(as_text=True)
+    url = re.search(r'data-testid="next-term" href="([^"]+)"', page).group(1)
+
+    form = client.get(url).get_data(as_text=True)
+
+    assert re.search(r'<input[^>]*name="title"[^>]*value="杏北四点半课堂（春季）"', form)
+    assert re.search(r'<input[^>]*name="capacity"[^>]*value="25"', form)
+    assert f'<option selected value="{spring.id}">' in form  # the previous term, chosen
+    assert "本社区双职工家庭</textarea>" in form
+    assert re.search(r'<input[^>]*name="starts_on"[^>]*value=""', form)  # a new term has dates of its own
+
+    response = post_form("/manage/programmes/new", {
+        **FORM, "title": "杏北四点半课堂（秋季）", "community_id": str(community.id), "venue_id": str(venue.id),
+        "allocation": "draw", "previous_programme_id": str(spring.id), "previous_unsuccessful_first": "y"},
+        token_from=url)
+
+    assert response.status_code == 302
+    autumn = db.session.scalar(sa.select(Programme).where(Programme.title == "杏北四点半课堂（秋季）"))
+    assert (autumn.previous_programme_id, autumn.previous_unsuccessful_first) == (spring.id, True)
+    shown = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "杏北四点半课堂（春季）" in shown and "children who got no seat then go first" in shown
+
+
+def test_a_previous_term_must_be_of_the_same_community(client, login_as, post_form):
+    coordinator, community = _coordinator()
+    mine = ProgrammeFactory(community=community)
+    elsewhere = ProgrammeFactory()
+    login_as(coordinator)
+    client.set_cookie("lang", "en")
+    url = f"/manage/programmes/{mine.id}/edit"
+
+    response = post_form(url, {**FORM, "previous_programme_id": str(elsewhere.id)})
+
+    assert response.status_code == 200 and "an earlier programme of the same community" in response.get_data(
+        as_text=True)
+    assert client.get(f"/manage/programmes/new?from={elsewhere.id}").status_code == 404
 
 
 def test_the_programme_page_leads_to_its_enrolments_and_to_what_parents_see(client, login_as):
