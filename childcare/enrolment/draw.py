@@ -60,7 +60,7 @@ def recompute_draw(seed: str, application_ids: Iterable[int], *, priorities: Map
                                                        draw_key(seed, i)))
 
 
-def _previous_unsuccessful(programme: Programme, child_ids: Iterable[int]) -> set[int]:
+def previous_unsuccessful(programme: Programme, child_ids: Iterable[int]) -> set[int]:
     """Children who applied for the previous term and never got a seat."""
     if not programme.previous_unsuccessful_first or programme.previous_programme_id is None:
         return set()
@@ -98,7 +98,7 @@ def run_draw(*, actor: User | None = None, programme_id: int, seed: str | None =
         sa.select(Enrolment).where(Enrolment.programme_id == programme.id,
                                    Enrolment.status == EnrolmentStatus.WAITLISTED, Enrolment.draw_rank.is_(None))
         .options(joinedload(Enrolment.child), joinedload(Enrolment.session))))
-    previous = _previous_unsuccessful(programme, (a.child_id for a in applications))
+    previous = previous_unsuccessful(programme, (a.child_id for a in applications))
     by_slot: dict[int | None, list[Enrolment]] = {}
     for application in applications:
         by_slot.setdefault(application.session_id, []).append(application)

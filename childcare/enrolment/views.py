@@ -5,6 +5,7 @@ Every write opens one unit of work and calls one service; a refused rule comes b
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from datetime import date, timedelta
 from typing import NamedTuple
@@ -43,7 +44,14 @@ from childcare.places.models import Community, Street
 from childcare.places.queries import all_communities, venues_of
 from childcare.programmes import services as programme_services
 from childcare.programmes.forms import SessionForm
-from childcare.programmes.models import Allocation, EnrolmentMode, Programme, ProgrammeKind, ProgrammeSession
+from childcare.programmes.models import (
+    Allocation,
+    EnrolmentMode,
+    PriorityGroup,
+    Programme,
+    ProgrammeKind,
+    ProgrammeSession,
+)
 from childcare.programmes.queries import published_programmes
 from childcare.qr_codes import qr_svg
 from childcare.security import back_to, public
@@ -280,14 +288,33 @@ def enrol(programme_id: int):
 @bp.get("/programmes/<int:programme_id>/draw")
 @public
 def show_draw(programme_id: int):
+    """The published draw (公示): each application's place, with all it takes to repeat the order from the seed."""
     programme = _load_programme(programme_id)
-    ranked = []
+    ranked: list[tuple[ProgrammeSession | None, list[DrawLine]]] = []
     if programme.drawn_at is not None:
         query = (sa.select(Enrolment).where(Enrolment.programme_id == programme.id,
                                             Enrolment.draw_rank.is_not(None))
-                 .options(joinedload(Enrolment.child)).order_by(Enrolment.draw_rank, Enrolment.id))
-        ranked = [(e, mask_name(e.child.name)) for e in db.session.scalars(query)]
+                 .options(joinedload(Enrolment.child), joinedload(Enrolment.session))
+                 .order_by(Enrolment.session_id, Enrolment.draw_rank, Enrolment.id))
+        applications = list(db.session.scalars(query))
+        groups = {group.id: group for group in programme.priority_groups}
+        previous = draw.previous_unsuccessful(programme, (e.child_id for e in applications))
+        lines = [DrawLine(e, mask_name(e.child.name), groups.get(e.priority_group_id), e.child_id in previous,
+                          draw.draw_key(programme.draw_seed, e.id)[:8]) for e in applications]
+        # One order per session in day mode, one for the whole programme otherwise (the query's order).
+        ranked = [(slot_lines[0].enrolment.session, slot_lines) for slot_lines in
+                  ([*group] for _slot, group in itertools.groupby(lines, key=lambda line: line.enrolment.session_id))]
     return render_template("enrolment/draw.html", programme=programme, ranked=ranked)
+
+
+class DrawLine(NamedTuple):
+    """One application as the published draw shows it."""
+
+    enrolment: Enrolment
+    masked_name: str
+    group: PriorityGroup | None
+    no_seat_last_term: bool
+    key: str  # the first characters of sha256(seed:application number)
 
 
 # ---- my enrolments ------------------------------------------------------------------------------------------------

@@ -986,6 +986,40 @@ def test_before_the_draw_parents_see_the_seats_and_the_applications_and_are_told
     assert "Full · 1 waiting" in drawn and "no need to hurry" not in drawn
 
 
+def test_anyone_can_repeat_the_published_draw_from_its_seed_and_what_the_page_shows(client, login_as, post_form):
+    import hashlib
+
+    autumn = ProgrammeFactory(allocation=Allocation.DRAW, capacity=1)
+    coordinator, programme = coordinator_with_programme(capacity=2, allocation=Allocation.DRAW,
+                                                        previous_unsuccessful_first=True)
+    programme.previous_programme_id = autumn.id
+    working = PriorityGroupFactory(programme=programme, rank=1, name="本社区双职工家庭")
+    missed = ChildFactory(name="赵小五")
+    EnrolmentFactory(programme=autumn, child=missed, status=EnrolmentStatus.WAITLISTED, draw_rank=2)
+    for index, name in enumerate(("张小一", "李小二", "王小三", "陈小四")):
+        EnrolmentFactory(programme=programme, child=ChildFactory(name=name), status=EnrolmentStatus.WAITLISTED,
+                         **({"priority_group_id": working.id, "priority": 1} if index == 3 else {}))
+    EnrolmentFactory(programme=programme, child=missed, status=EnrolmentStatus.WAITLISTED)
+    login_as(coordinator)
+    url = f"/manage/programmes/{programme.id}/enrolments"
+    post_form(f"/manage/programmes/{programme.id}/draw", {"seed": "公示2026"}, token_from=url)
+
+    page = text(client.get(f"/programmes/{programme.id}/draw"))
+
+    lines = re.findall(r'data-testid="draw-rank">(.*?)</li>', page, re.S)
+    published = [int(re.search(r"application (\d+)", line).group(1)) for line in lines]
+    seed = re.search(r'data-testid="seed">([^<]+)<', page).group(1)
+
+    def place(line: str, number: int) -> tuple:  # what a parent reads off the page, and the seed's hash
+        key = hashlib.sha256(f"{seed}:{number}".encode()).hexdigest()
+        assert f'data-testid="draw-key">{key[:8]}<' in line
+        return "本社区双职工家庭" not in line, "no seat last term" not in line, key
+
+    assert published == sorted(published, key=lambda number: place(lines[published.index(number)], number))
+    assert "陈" in lines[0] and "赵" in lines[1]  # the group first, then the child who missed out last term
+    assert "How the order is made" in page and "Then children who applied for the previous term" in page
+
+
 def test_nobody_but_the_communitys_coordinator_may_run_the_draw(client, login_as, post_form):
     _coordinator, programme = coordinator_with_programme(allocation=Allocation.DRAW)
     login_as(CoordinatorFactory())
