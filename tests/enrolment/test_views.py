@@ -984,6 +984,12 @@ def test_before_the_draw_parents_see_the_seats_and_the_applications_and_are_told
     login_as(UserFactory())
     drawn = text(client.get(f"/programmes/{programme.id}"))
     assert "Full · 1 waiting" in drawn and "no need to hurry" not in drawn
+    waiting = db.session.scalars(sa.select(Enrolment).where(Enrolment.programme_id == programme.id,
+                                                            Enrolment.status == EnrolmentStatus.WAITLISTED)).one()
+    login_as(waiting.child.guardianships[0].user)
+    mine = text(client.get("/enrolments/"))
+    assert "Place 3 in the draw." in mine and f'href="/programmes/{programme.id}/draw"' in mine
+    assert "Position 1 on the waiting list" in mine
 
 
 def test_anyone_can_repeat_the_published_draw_from_its_seed_and_what_the_page_shows(client, login_as, post_form):
