@@ -54,6 +54,21 @@ def test_the_board_shows_understaffed_sessions_first_with_a_claim_button(login_a
     assert "2 volunteers still needed" in page
 
 
+def test_the_board_shows_the_five_nearest_sessions_and_the_rest_one_tap_away(login_as, client):
+    community = CommunityFactory()
+    volunteer = volunteer_of(community)
+    sessions = [session_at(utcnow() + timedelta(days=day), community=community, title=f"课堂{day}")
+                for day in range(1, 9)]
+    login_as(volunteer)
+
+    page = text(client.get("/volunteers/"))
+
+    shown, folded = page.split('data-testid="more-sessions"')
+    assert [f"课堂{day}" in shown for day in range(1, 9)] == [True] * 5 + [False] * 3
+    assert "3 more sessions" in folded
+    assert all(f'action="/volunteers/sessions/{s.id}/claim"' in folded for s in sessions[5:])
+
+
 def test_a_volunteer_claims_with_one_tap_and_sees_the_post_under_my_posts(login_as, post_form, client):
     session = session_at(title="七色花成长营地")
     volunteer = volunteer_of(session.programme.community)
