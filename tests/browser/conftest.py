@@ -123,3 +123,14 @@ def go_to(page: Page, name: str) -> Response | None:
     with page.expect_navigation() as navigation:
         item.click()
     return navigation.value
+
+
+def sign_in(page: Page, phone: str, password: str | None = None) -> None:
+    """Log in on the login page as a person would (the factories' password unless told)."""
+    from tests.factories import PASSWORD
+
+    page.goto("/account/login")
+    page.fill("input[name=phone]", phone)
+    page.fill("input[name=password]", password or PASSWORD)
+    with page.expect_navigation():
+        page.click("main form button[type=submit]")

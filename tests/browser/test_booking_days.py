@@ -10,8 +10,9 @@ from playwright.sync_api import Page, expect
 from childcare.db import db
 from childcare.enrolment.models import Enrolment
 from childcare.programmes.models import EnrolmentMode
+from tests.browser.conftest import sign_in
 from tests.enrolment.view_factories import ChildFactory, add_sessions
-from tests.factories import PASSWORD, ProgrammeFactory, UserFactory
+from tests.factories import ProgrammeFactory, UserFactory
 
 pytestmark = pytest.mark.browser
 
@@ -41,11 +42,7 @@ def booked_days(app, child_id: int) -> int:
 
 def test_one_box_ticks_every_day_and_every_day_ticked_is_booked(page: Page, app, camp_by_the_day, screenshot):
     phone, programme_id, child_id = camp_by_the_day
-    page.goto("/account/login")
-    page.fill("input[name=phone]", phone)
-    page.fill("input[name=password]", PASSWORD)
-    with page.expect_navigation():
-        page.click("main form button[type=submit]")
+    sign_in(page, phone)
     page.goto(f"/programmes/{programme_id}")
 
     days = page.locator("input[name=session_ids]")

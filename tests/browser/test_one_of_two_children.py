@@ -10,9 +10,10 @@ from playwright.sync_api import Page, expect
 
 from childcare.db import db
 from childcare.enrolment.models import Enrolment
+from tests.browser.conftest import sign_in
 from tests.enrolment.factories import PriorityGroupFactory
 from tests.enrolment.view_factories import ChildFactory, add_sessions
-from tests.factories import PASSWORD, ProgrammeFactory, UserFactory
+from tests.factories import ProgrammeFactory, UserFactory
 
 pytestmark = pytest.mark.browser
 
@@ -37,11 +38,7 @@ def family_of_two(app) -> tuple[str, int, int, int]:
 def test_a_parent_of_two_signs_up_one_child_in_the_familys_priority_group(page: Page, app, family_of_two,
                                                                          screenshot):
     phone, programme_id, elder_id, working_id = family_of_two
-    page.goto("/account/login")
-    page.fill("input[name=phone]", phone)
-    page.fill("input[name=password]", PASSWORD)
-    with page.expect_navigation():
-        page.click("main form button[type=submit]")
+    sign_in(page, phone)
     page.goto(f"/programmes/{programme_id}")
 
     groups = page.locator("input[name=priority_group_id]")

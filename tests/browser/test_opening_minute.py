@@ -10,8 +10,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from childcare.db import db
+from tests.browser.conftest import sign_in
 from tests.enrolment.view_factories import ChildFactory, add_sessions
-from tests.factories import PASSWORD, ProgrammeFactory, UserFactory
+from tests.factories import ProgrammeFactory, UserFactory
 
 pytestmark = pytest.mark.browser
 
@@ -35,11 +36,7 @@ def waiting_family(app) -> tuple[str, int]:
 
 def test_the_button_waits_for_the_opening_and_then_takes_the_seat(page: Page, waiting_family, screenshot):
     phone, programme_id = waiting_family
-    page.goto("/account/login")
-    page.fill("input[name=phone]", phone)
-    page.fill("input[name=password]", PASSWORD)
-    with page.expect_navigation():
-        page.click("main form button[type=submit]")
+    sign_in(page, phone)
 
     page.goto(f"/programmes/{programme_id}")
     button = page.locator("form.enrol-form button[type=submit]")
