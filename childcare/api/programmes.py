@@ -59,6 +59,8 @@ def programme_out(programme: Programme, seats: tuple[int | None, int], cls: type
                                 for g in sorted(programme.priority_groups, key=lambda g: g.rank)],
                previous_programme_id=programme.previous_programme_id,
                previous_unsuccessful_first=programme.previous_unsuccessful_first,
+               themes=programme.theme_list, excluded_dates=programme.excluded_date_list,
+               offer_hours=programme.offer_hours, published=programme.published,
                **{key: getattr(programme, key) for key in services.STAFFING_DEFAULTS},
                **extra)
 

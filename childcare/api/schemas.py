@@ -268,6 +268,15 @@ class ProgrammeFields(In):
     previous_unsuccessful_first: bool | None = Field(default=None, description="In the draw, children who applied "
                                                                              "for the previous term and got no seat "
                                                                              "go first")
+    themes: list[Annotated[str, Field(min_length=1, max_length=40)]] | None = Field(
+        default=None, max_length=20, examples=[["红色传承", "安全教育", "阅读分享"]], description="Course themes")
+    fee_cents: int | None = Field(default=None, ge=0, le=1_000_000, description="0 = free (无偿); otherwise a low "
+                                                                               "fee (低偿) in fen")
+    excluded_dates: list[Day] | None = Field(default=None, max_length=366,
+                                             description="Dates without a session (e.g. Spring Festival days)")
+    offer_hours: int | None = Field(default=None, ge=1, le=336,
+                                    description="Offer promotion: hours a family has to accept a freed seat")
+    published: bool | None = Field(default=None, description="Shown to parents (default true)")
 
 
 class ProgrammeCreate(ProgrammeFields):
@@ -338,6 +347,10 @@ class ProgrammeOut(Out):
                                                                 "(in a draw, too), in rank order")
     previous_programme_id: int | None
     previous_unsuccessful_first: bool
+    themes: list[str]
+    excluded_dates: list[Day]
+    offer_hours: int
+    published: bool
 
 
 class PriorityGroupOut(Out):

@@ -98,6 +98,25 @@ def test_a_new_term_names_the_one_before_for_its_draw(api):
     assert [e["field"] for e in foreign.get_json()["errors"]] == ["previous_programme_id"]
 
 
+def test_a_camp_sets_its_themes_fee_dates_without_a_session_and_offer_window_through_the_api(api):
+    community = CommunityFactory()
+    coordinator = api(CoordinatorFactory(community=community))
+    start = date.today() + timedelta(days=40)
+    spring_festival = (start + timedelta(days=2)).isoformat()
+
+    created = coordinator.post("/api/v1/programmes", camp_body(
+        community.id, themes=["红色传承", "安全教育"], fee_cents=5000, excluded_dates=[spring_festival],
+        promotion="offer", offer_hours=12, published=False))
+
+    assert created.status_code == 201, created.get_json()
+    body = created.get_json()
+    assert (body["themes"], body["fee_cents"], body["excluded_dates"], body["offer_hours"], body["published"]) == (
+        ["红色传承", "安全教育"], 5000, [spring_festival], 12, False)
+    assert spring_festival not in {s["on_date"] for s in body["sessions"]} and len(body["sessions"]) == 4
+    changed = coordinator.patch(f"/api/v1/programmes/{body['id']}", {"fee_cents": 0, "published": True})
+    assert (changed.get_json()["fee_cents"], changed.get_json()["published"]) == (0, True)
+
+
 def test_a_guardian_may_not_create_a_programme(api):
     community = CommunityFactory()
     response = api(UserFactory()).post("/api/v1/programmes", camp_body(community.id))
