@@ -112,7 +112,7 @@ def _one(enrolment: Enrolment):
 
 
 @endpoint("/enrolments/<int:enrolment_id>/cancel", "POST", summary="Cancel an enrolment", tag="enrolments",
-          response=EnrolmentOut, errors=(422,))
+          response=EnrolmentOut, errors=(409, 422))
 def cancel_enrolment(actor: User, enrolment_id: int):
     """The seat freed goes to the waiting list at once (confirmed or offered, as the programme says)."""
     with unit_of_work():
@@ -120,7 +120,7 @@ def cancel_enrolment(actor: User, enrolment_id: int):
 
 
 @endpoint("/enrolments/<int:enrolment_id>/accept", "POST", summary="Accept an offered seat", tag="enrolments",
-          response=EnrolmentOut, errors=(422,))
+          response=EnrolmentOut, errors=(409, 422))
 def accept_offer(actor: User, enrolment_id: int):
     """Before `offer_expires_at`; afterwards 422 offer_expired."""
     with unit_of_work():
@@ -128,7 +128,7 @@ def accept_offer(actor: User, enrolment_id: int):
 
 
 @endpoint("/enrolments/<int:enrolment_id>/decline", "POST", summary="Decline an offered seat", tag="enrolments",
-          response=EnrolmentOut, errors=(422,))
+          response=EnrolmentOut, errors=(409, 422))
 def decline_offer(actor: User, enrolment_id: int):
     """The seat goes to the next child at once."""
     with unit_of_work():
@@ -136,7 +136,7 @@ def decline_offer(actor: User, enrolment_id: int):
 
 
 @endpoint("/enrolments/<int:enrolment_id>/priority-group", "POST", summary="Set a child's priority group",
-          tag="enrolments", body=PriorityGroupChange, response=Page[EnrolmentOut], errors=(422,))
+          tag="enrolments", body=PriorityGroupChange, response=Page[EnrolmentOut], errors=(409, 422))
 def change_priority_group(actor: User, enrolment_id: int, body: PriorityGroupChange):
     """For the coordinators of the programme's community: the child's live enrolments in the programme (every
     session booked, in day mode) move to the group, and the waiting lists follow at once; the family is told.

@@ -20,6 +20,8 @@ ERROR_TEXT = {
     403: "The role lacks the right (code forbidden)",
     404: "No such object, or someone else's (code not_found)",
     405: "Method not allowed (code method_not_allowed)",
+    409: "The object's state does not allow this now (code invalid_state), e.g. cancelling an enrolment that has "
+         "ended or accepting an offer that was never made",
     422: "Invalid fields (code invalid, with errors[]) or a rule refused (e.g. registration_closed, "
          "out_of_age_range, overlap, capacity_below_taken, offer_expired, idempotency_mismatch)",
     429: "Rate limited (code rate_limited); see Retry-After",

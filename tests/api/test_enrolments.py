@@ -5,8 +5,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from childcare.db import db
+from childcare.enrolment.models import EnrolmentStatus
 from tests.api.test_children import CHILD
 from tests.api.test_programmes import camp_body
+from tests.enrolment.factories import ChildFactory, EnrolmentFactory, PriorityGroupFactory
 from tests.factories import CoordinatorFactory, ProgrammeFactory, UserFactory
 
 
@@ -131,6 +133,23 @@ def test_a_family_signs_up_in_a_priority_group_that_the_coordinator_confirms_or_
     assert [i["id"] for i in waiting] == [early.get_json()["enrolments"][0]["id"], late_id]
     wrong = coordinator.post(f"/api/v1/enrolments/{late_id}/priority-group", {"priority_group_id": 10**6})
     assert wrong.status_code == 422 and [e["field"] for e in wrong.get_json()["errors"]] == ["priority_group_id"]
+
+
+def test_what_an_ended_enrolment_no_longer_allows_answers_409_as_the_document_says(api):
+    programme = ProgrammeFactory(capacity=1)
+    PriorityGroupFactory(programme=programme, rank=1)
+    user = UserFactory()
+    guardian = api(user)
+    removed = EnrolmentFactory(programme=programme, child=ChildFactory(guardian=user), status=EnrolmentStatus.REMOVED)
+    db.session.commit()
+    coordinator = api(CoordinatorFactory(community=programme.community))
+    document = api().get("/api/v1/openapi.json").get_json()
+
+    for caller, action, body in ((guardian, "cancel", None), (guardian, "accept", None), (guardian, "decline", None),
+                                 (coordinator, "priority-group", {"priority_group_id": None})):
+        answer = caller.post(f"/api/v1/enrolments/{removed.id}/{action}", body)
+        assert (answer.status_code, answer.get_json()["code"]) == (409, "invalid_state"), action
+        assert "409" in document["paths"][f"/api/v1/enrolments/{{enrolment_id}}/{action}"]["post"]["responses"]
 
 
 def test_someone_elses_child_or_enrolment_is_404(api):
