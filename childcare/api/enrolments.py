@@ -40,7 +40,8 @@ def enrolment_out(enrolment: Enrolment, position: int | None) -> EnrolmentOut:
     return EnrolmentOut(id=enrolment.id, programme_id=enrolment.programme_id, session_id=enrolment.session_id,
                         child_id=enrolment.child_id, status=enrolment.status, position=position,
                         offer_expires_at=enrolment.offer_expires_at, created_at=enrolment.created_at,
-                        ended_at=enrolment.ended_at, priority_group_id=enrolment.priority_group_id)
+                        ended_at=enrolment.ended_at, priority_group_id=enrolment.priority_group_id,
+                        draw_rank=enrolment.draw_rank)
 
 
 def _replay(answer: tuple[int, dict]):

@@ -61,6 +61,7 @@ def programme_out(programme: Programme, seats: tuple[int | None, int], cls: type
                previous_unsuccessful_first=programme.previous_unsuccessful_first,
                themes=programme.theme_list, excluded_dates=programme.excluded_date_list,
                offer_hours=programme.offer_hours, published=programme.published,
+               drawn_at=programme.drawn_at, draw_seed=programme.draw_seed,
                **{key: getattr(programme, key) for key in services.STAFFING_DEFAULTS},
                **extra)
 
@@ -180,7 +181,7 @@ def list_programme_enrolments(actor: User, programme_id: int, query: EnrolmentLi
                                      child_id=e.child_id, child_name=e.child.name, status=e.status,
                                      position=position, offer_expires_at=e.offer_expires_at,
                                      created_at=e.created_at, ended_at=e.ended_at,
-                                     priority_group_id=e.priority_group_id,
+                                     priority_group_id=e.priority_group_id, draw_rank=e.draw_rank,
                                      guardians=[GuardianContactOut(name=g.user.name, relation=g.relation,
                                                                    phone=g.user.phone)
                                                 for g in e.child.guardianships])

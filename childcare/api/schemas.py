@@ -351,6 +351,8 @@ class ProgrammeOut(Out):
     excluded_dates: list[Day]
     offer_hours: int
     published: bool
+    drawn_at: Instant | None = Field(description="A draw programme: when its draw was made; null before")
+    draw_seed: str | None = Field(description="The published seed: with it anyone can repeat the draw's order")
 
 
 class PriorityGroupOut(Out):
@@ -498,6 +500,8 @@ class EnrolmentOut(Out):
     ended_at: Instant | None
     priority_group_id: int | None = Field(default=None, description="The programme's priority group the child is "
                                                                     "in, if any")
+    draw_rank: int | None = Field(default=None, description="A drawn programme: the place this application was "
+                                                            "drawn at (see the programme's draw_seed)")
 
 
 class PriorityGroupChange(In):

@@ -152,6 +152,27 @@ def test_what_an_ended_enrolment_no_longer_allows_answers_409_as_the_document_sa
         assert "409" in document["paths"][f"/api/v1/enrolments/{{enrolment_id}}/{action}"]["post"]["responses"]
 
 
+def test_after_the_draw_each_family_reads_its_place_and_anyone_the_seed(api):
+    from childcare.enrolment import draw
+
+    programme = ProgrammeFactory(capacity=1, allocation="draw")
+    families = [api(UserFactory()) for _ in range(3)]
+    for family in families:
+        family.post("/api/v1/enrolments", {"programme_id": programme.id, "child_ids": [a_child(family)]})
+    before = api().get(f"/api/v1/programmes/{programme.id}").get_json()
+    assert (before["drawn_at"], before["draw_seed"]) == (None, None)
+    draw.run_draw(programme_id=programme.id, seed="公示2026")
+    db.session.commit()
+
+    after = api().get(f"/api/v1/programmes/{programme.id}").get_json()
+    ranks = [family.get("/api/v1/enrolments").get_json()["items"][0] for family in families]
+
+    assert after["draw_seed"] == "公示2026" and after["drawn_at"]
+    assert sorted(r["draw_rank"] for r in ranks) == [1, 2, 3]
+    assert [r["status"] for r in sorted(ranks, key=lambda r: r["draw_rank"])] == ["confirmed", "waitlisted",
+                                                                                 "waitlisted"]
+
+
 def test_someone_elses_child_or_enrolment_is_404(api):
     programme = ProgrammeFactory(capacity=3)
     owner, stranger = api(UserFactory()), api(UserFactory())
