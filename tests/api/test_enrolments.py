@@ -149,6 +149,7 @@ def test_what_an_ended_enrolment_no_longer_allows_answers_409_as_the_document_sa
                                  (coordinator, "priority-group", {"priority_group_id": None})):
         answer = caller.post(f"/api/v1/enrolments/{removed.id}/{action}", body)
         assert (answer.status_code, answer.get_json()["code"]) == (409, "invalid_state"), action
+        assert answer.get_json()["title"] == "Not possible now"
         assert "409" in document["paths"][f"/api/v1/enrolments/{{enrolment_id}}/{action}"]["post"]["responses"]
 
 
